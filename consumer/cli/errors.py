@@ -1,0 +1,24 @@
+"""Turning failures into one-line messages and exit codes (never a traceback)."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from pydantic import ValidationError
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        name = ".".join(str(p) for p in item["loc"]) or error.title
+        parts.append(f"{name}: {item['msg']}")
+    return f"invalid setting ({error.title}): " + "; ".join(parts)
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    print(f"utxoiq: error: {message}", file=sys.stderr)
+    raise SystemExit(code)

@@ -1,0 +1,1 @@
+"""Database schema (SQLAlchemy Core tables), migrations and connections."""

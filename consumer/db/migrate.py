@@ -1,0 +1,45 @@
+"""Alembic, driven from Python: ``utxoiq db upgrade`` and ``utxoiq db downgrade``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from consumer.settings import DatabaseSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database: DatabaseSettings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database.sqlalchemy_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database: DatabaseSettings, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database), revision)
+
+
+def downgrade(database: DatabaseSettings, revision: str = "base") -> None:
+    command.downgrade(alembic_config(database), revision)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config(DatabaseSettings())).get_current_head()
+
+
+async def current_revision(database: DatabaseSettings) -> str | None:
+    engine = create_async_engine(database.sqlalchemy_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()

@@ -1,0 +1,41 @@
+"""asyncpg connection pools for the write path (COPY needs the raw driver)."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import asyncpg
+
+from consumer.settings import DatabaseSettings
+
+
+def _ssl_option(database: DatabaseSettings) -> Any:
+    if database.ssl_ca_file is None:
+        return None
+    return ssl.create_default_context(cafile=database.ssl_ca_file)
+
+
+async def create_pool(
+    database: DatabaseSettings, *, max_size: int | None = None, init: Any = None
+) -> asyncpg.Pool:
+    """A pool whose sessions carry the statement timeout and the service's name."""
+    options: dict[str, Any] = {}
+    ssl_option = _ssl_option(database)
+    if ssl_option is not None:
+        options["ssl"] = ssl_option
+    pool = await asyncpg.create_pool(
+        database.dsn,
+        min_size=min(database.pool_min_size, max_size or database.pool_max_size),
+        max_size=max_size or database.pool_max_size,
+        timeout=database.connect_timeout_s,
+        command_timeout=None,
+        server_settings={
+            "application_name": "utxoiq-ingest",
+            "statement_timeout": str(database.statement_timeout_ms),
+        },
+        init=init,
+        **options,
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,92 @@
+"""What happened to each record of a batch: the values every stage hands on."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from consumer.coordinates import Record
+
+
+class Outcome(StrEnum):
+    """The four ends a consumed record can reach (ARCHITECTURE.md, promise 2)."""
+
+    INSERTED = "inserted"
+    """Applied: created a row."""
+    UPDATED = "updated"
+    """Applied: changed an existing row."""
+    SUPERSEDED = "superseded"
+    """A no-op because a newer state is already stored (or the same event was applied)."""
+    DEAD_LETTERED = "dead_lettered"
+    """Published to the dead-letter topic and recorded in ``dead_letters``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A record whose value is a valid event of its pipeline."""
+
+    record: Record
+    event: Any
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that cannot be applied, with the reason."""
+
+    record: Record
+    stage: str
+    error_class: str
+    message: str
+    event_id: str | None = None
+    event_type: str | None = None
+
+    @classmethod
+    def rejected(cls, item: Decoded, error: Exception) -> DeadLetter:
+        from consumer.errors import one_line
+
+        return cls(
+            item.record,
+            "apply",
+            type(error).__name__,
+            one_line(str(error)),
+            str(item.event.id),
+            item.event.type,
+        )
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """What a pipeline's writer did with the decoded records of one batch."""
+
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    rejected: list[DeadLetter] = field(default_factory=list)
+
+    def merge(self, other: WriteResult) -> WriteResult:
+        self.outcomes.update(other.outcomes)
+        self.rejected.extend(other.rejected)
+        return self
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """Per-batch outcome counts, logged and exported as metrics."""
+
+    records: int = 0
+    bytes: int = 0
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    dead_by_stage: Counter[str] = field(default_factory=Counter)
+    write_seconds: float = 0.0
+    oldest_event_age_s: float | None = None
+
+    def as_log(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "bytes": self.bytes,
+            "inserted": self.outcomes[Outcome.INSERTED],
+            "updated": self.outcomes[Outcome.UPDATED],
+            "superseded": self.outcomes[Outcome.SUPERSEDED],
+            "dead_lettered": dict(self.dead_by_stage),
+            "write_ms": round(self.write_seconds * 1000, 1),
+        }

@@ -1,0 +1,385 @@
+"""The consume loop of one pipeline: a thin loop over named stages.
+
+fetch (gather a micro-batch) -> apply (decode, reduce, write, dead-letter, store the
+position: ``transaction.apply_batch``) -> commit to Kafka (for lag tools only).
+
+Positions come from PostgreSQL: partitions are paused when assigned and resumed once
+sought to their stored position. A transient failure pauses every partition and retries
+the same batch with capped exponential backoff while still polling, so the member stays
+in its group; nothing is skipped and nothing is dead-lettered for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.errors import KafkaError
+
+from consumer.backoff import backoff_delay
+from consumer.batching import Batch, BatchLimits
+from consumer.breaker import DeadLetterBreaker
+from consumer.coordinates import Record, TopicPartition
+from consumer.deadletters import DeadLetterPublisher
+from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
+from consumer.outcomes import DeadLetter
+from consumer.pipelines import Pipeline
+from consumer.positions import load_positions
+from consumer.settings import Settings
+from consumer.telemetry import Telemetry
+from consumer.topics_admin import start_or_close
+from consumer.transaction import apply_batch
+
+log = logging.getLogger("utxoiq.consumer")
+
+IDLE_POLL_MS = 500
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: PipelineRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[KafkaTopicPartition]) -> None:
+        await self._runner.release(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[KafkaTopicPartition]) -> None:
+        self._runner.take(assigned)
+
+
+class PipelineRunner:
+    """Runs one pipeline's consumer until ``stop`` is set."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        publisher: DeadLetterPublisher,
+        telemetry: Telemetry,
+    ) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.pool = pool
+        self.publisher = publisher
+        self.telemetry = telemetry
+        ingest = settings.ingest
+        self.limits = BatchLimits(
+            ingest.batch_max_records, ingest.batch_max_bytes, ingest.batch_max_age_ms / 1000
+        )
+        self.breaker = DeadLetterBreaker(ingest.breaker_window, ingest.breaker_threshold)
+        self.positions: dict[TopicPartition, int | None] = {}
+        self.unpositioned: set[TopicPartition] = set()
+        self.breaker_open = False
+        self.last_progress = time.monotonic()
+        self.loop_heartbeat = time.monotonic()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._abandon = False
+        self._pending_flags: list[bool] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def make_consumer(self) -> AIOKafkaConsumer:
+        ingest = self.settings.ingest
+        return AIOKafkaConsumer(
+            group_id=self.pipeline.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=self.limits.max_records,
+            session_timeout_ms=ingest.session_timeout_ms,
+            heartbeat_interval_ms=max(ingest.session_timeout_ms // 10, 1000),
+            max_poll_interval_ms=ingest.max_poll_interval_ms,
+            rebalance_timeout_ms=ingest.max_poll_interval_ms,
+            **self.settings.kafka.client_options(),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = self._consumer = self.make_consumer()
+        consumer.subscribe([self.pipeline.topic], listener=_Rebalance(self))
+        await start_or_close(consumer)
+        log.info("pipeline started", extra=self._log)
+        try:
+            while not stop.is_set():
+                self.loop_heartbeat = time.monotonic()
+                if self.unpositioned:
+                    await self._seek_to_stored_positions(stop)
+                    continue
+                batch = await self._gather(consumer, stop)
+                if batch:
+                    await self._process(batch, stop)
+        finally:
+            await consumer.stop()
+            self._consumer = None
+            log.info("pipeline stopped", extra=self._log)
+
+    # -- rebalance ---------------------------------------------------------------
+
+    async def release(self, revoked: set[KafkaTopicPartition]) -> None:
+        """Let the in-flight batch finish (or abandon its retries), then forget positions."""
+        self._abandon = True
+        try:
+            await self._idle.wait()
+        finally:
+            self._abandon = False
+        for tp in revoked:
+            key = TopicPartition(tp.topic, tp.partition)
+            self.positions.pop(key, None)
+            self.unpositioned.discard(key)
+        self.telemetry.rebalances.labels(self.pipeline.name, "revoked").inc()
+        self.telemetry.assigned.labels(self.pipeline.name).set(len(self.positions))
+        if revoked:
+            log.info("partitions revoked", extra={**self._log, "partitions": _names(revoked)})
+
+    def take(self, assigned: set[KafkaTopicPartition]) -> None:
+        """Pause new partitions until they are sought to their stored positions."""
+        if self._consumer is not None and assigned:
+            self._consumer.pause(*assigned)
+        for tp in assigned:
+            self.unpositioned.add(TopicPartition(tp.topic, tp.partition))
+        self.telemetry.rebalances.labels(self.pipeline.name, "assigned").inc()
+        self.telemetry.assigned.labels(self.pipeline.name).set(len(assigned))
+        if assigned:
+            log.info("partitions assigned", extra={**self._log, "partitions": _names(assigned)})
+
+    async def _seek_to_stored_positions(self, stop: asyncio.Event) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        wanted = set(self.unpositioned)
+        try:
+            async with self.pool.acquire() as conn:
+                stored = await load_positions(conn, self.pipeline.group, wanted)
+        except Exception as exc:
+            error = classify(exc)
+            self._count_retry(error)
+            log.warning("cannot read stored positions", extra={**self._log, "error": str(error)})
+            await self._poll_paused(self._delay(1), stop)
+            return
+        assignment = consumer.assignment()
+        for tp in wanted:
+            ktp = KafkaTopicPartition(tp.topic, tp.partition)
+            if ktp not in assignment:
+                self.unpositioned.discard(tp)
+                continue
+            if tp not in self.unpositioned:
+                continue
+            if tp in stored:
+                consumer.seek(ktp, stored[tp])
+            else:
+                await consumer.seek_to_beginning(ktp)
+            self.positions[tp] = stored.get(tp)
+            self.unpositioned.discard(tp)
+            consumer.resume(ktp)
+        log.info(
+            "resuming from stored positions",
+            extra={**self._log, "positions": {f"{t.partition}": p for t, p in stored.items()}},
+        )
+
+    # -- fetch -------------------------------------------------------------------
+
+    async def _gather(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Batch:
+        batch = Batch(self.limits)
+        while True:
+            wait_s = self.limits.max_age_s - batch.age() if batch else IDLE_POLL_MS / 1000
+            fetched = await consumer.getmany(
+                timeout_ms=max(int(wait_s * 1000), 0), max_records=max(batch.room, 1)
+            )
+            for ktp, messages in fetched.items():
+                tp = TopicPartition(ktp.topic, ktp.partition)
+                if tp not in self.positions:
+                    continue
+                floor = self.positions[tp]
+                for message in messages:
+                    if floor is None or message.offset >= floor:
+                        batch.add(Record.from_kafka(message))
+            if batch.is_full() or stop.is_set() or self.unpositioned or not (batch or fetched):
+                return batch
+
+    # -- apply with retries --------------------------------------------------------
+
+    async def _process(self, batch: Batch, stop: asyncio.Event) -> None:
+        self._idle.clear()
+        deadline: float | None = None
+        attempt = 0
+        try:
+            while True:
+                records = self._still_owned(batch.records)
+                if not records:
+                    return
+                try:
+                    report = await apply_batch(
+                        self.pool,
+                        self.pipeline,
+                        records,
+                        {
+                            r.id.topic_partition: self.positions[r.id.topic_partition]
+                            for r in records
+                        },
+                        self.publisher,
+                        max_event_bytes=self.settings.ingest.max_event_bytes,
+                        breaker_trips=self._breaker_trips,
+                    )
+                except BreakerOpen as exc:
+                    await self._hold_for_breaker(str(exc), stop)
+                    if self._abandon or stop.is_set():
+                        return
+                    continue
+                except PositionConflict as exc:
+                    log.warning(
+                        "position moved elsewhere; re-reading",
+                        extra={**self._log, "error": str(exc)},
+                    )
+                    self._reposition_all()
+                    return
+                except TransientError as exc:
+                    attempt += 1
+                    self._count_retry(exc, attempt)
+                    if stop.is_set() and deadline is None:
+                        deadline = time.monotonic() + self.settings.ingest.shutdown_timeout_s / 2
+                    if self._abandon or (deadline is not None and time.monotonic() > deadline):
+                        log.warning("batch abandoned; it will be fetched again", extra=self._log)
+                        self._reposition_all()
+                        return
+                    await self._poll_paused(self._delay(attempt), stop)
+                    continue
+                self._committed(records, report)
+                await self._commit_to_kafka(records)
+                return
+        finally:
+            self._resume_positioned()
+            self._idle.set()
+
+    def _still_owned(self, records: list[Record]) -> list[Record]:
+        kept = []
+        for record in records:
+            tp = record.id.topic_partition
+            if tp in self.positions and tp not in self.unpositioned:
+                floor = self.positions[tp]
+                if floor is None or record.id.offset >= floor:
+                    kept.append(record)
+        return kept
+
+    def _breaker_trips(self, records: Sequence[Record], dead: Sequence[DeadLetter]) -> bool:
+        dead_ids = {d.record.id for d in dead}
+        self._pending_flags = [record.id in dead_ids for record in records]
+        return self.breaker.would_trip(self._pending_flags)
+
+    async def _hold_for_breaker(self, reason: str, stop: asyncio.Event) -> None:
+        self.breaker_open = True
+        self.telemetry.breaker_open.labels(self.pipeline.name).set(1)
+        log.error(
+            "ALARM dead-letter circuit breaker open: pipeline paused",
+            extra={
+                **self._log,
+                "reason": reason,
+                "window": self.breaker.window,
+                "threshold": self.breaker.threshold,
+                "cooldown_s": self.settings.ingest.breaker_cooldown_s,
+            },
+        )
+        await self._poll_paused(self.settings.ingest.breaker_cooldown_s, stop)
+
+    def _committed(self, records: list[Record], report: Any) -> None:
+        self.breaker.record(self._pending_flags)
+        for record in records:
+            tp = record.id.topic_partition
+            current = self.positions.get(tp)
+            self.positions[tp] = max(current or 0, record.id.offset + 1)
+        if self.breaker_open:
+            self.breaker_open = False
+            self.telemetry.breaker_open.labels(self.pipeline.name).set(0)
+        self.last_progress = time.monotonic()
+        self.telemetry.batch_committed(self.pipeline.name, self.pipeline.topic, report)
+        log.info("batch committed", extra={**self._log, **report.as_log()})
+
+    async def _commit_to_kafka(self, records: list[Record]) -> None:
+        """Mirror the stored positions into Kafka so lag tools see them (never read back)."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assignment = consumer.assignment()
+        offsets = {}
+        for tp in {r.id.topic_partition for r in records}:
+            ktp = KafkaTopicPartition(tp.topic, tp.partition)
+            position = self.positions.get(tp)
+            if ktp in assignment and position is not None:
+                offsets[ktp] = position
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            log.warning(
+                "kafka offset commit failed (positions are safe in PostgreSQL)",
+                extra={**self._log, "error": str(exc)},
+            )
+
+    # -- pausing -----------------------------------------------------------------
+
+    async def _poll_paused(self, seconds: float, stop: asyncio.Event) -> None:
+        """Wait with every partition paused, still polling so the group keeps us."""
+        consumer = self._consumer
+        assert consumer is not None
+        assignment = consumer.assignment()
+        if assignment:
+            consumer.pause(*assignment)
+        self.telemetry.paused.labels(self.pipeline.name).set(len(assignment))
+        end = time.monotonic() + seconds
+        while not stop.is_set() and not self._abandon:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                break
+            self.loop_heartbeat = time.monotonic()
+            await consumer.getmany(timeout_ms=int(min(remaining, IDLE_POLL_MS / 1000) * 1000))
+
+    def _resume_positioned(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        resumable = [
+            KafkaTopicPartition(tp.topic, tp.partition)
+            for tp in self.positions
+            if tp not in self.unpositioned
+        ]
+        assignment = consumer.assignment()
+        resumable = [ktp for ktp in resumable if ktp in assignment]
+        if resumable:
+            consumer.resume(*resumable)
+        self.telemetry.paused.labels(self.pipeline.name).set(len(assignment) - len(resumable))
+
+    def _reposition_all(self) -> None:
+        """Forget fetch positions: every partition is sought again from PostgreSQL."""
+        consumer = self._consumer
+        for tp in list(self.positions):
+            self.unpositioned.add(tp)
+        self.positions.clear()
+        if consumer is not None and consumer.assignment():
+            consumer.pause(*consumer.assignment())
+
+    def _delay(self, attempt: int) -> float:
+        ingest = self.settings.ingest
+        return backoff_delay(
+            attempt, ingest.retry_initial_backoff_ms / 1000, ingest.retry_max_backoff_ms / 1000
+        )
+
+    def _count_retry(self, error: Exception, attempt: int = 1) -> None:
+        cause = type(error).__name__
+        self.telemetry.retries.labels(self.pipeline.name, cause).inc()
+        extra = {**self._log, "cause": cause, "attempt": attempt, "error": str(error)}
+        if attempt == self.settings.ingest.retry_budget:
+            self.telemetry.retry_budget_exhausted.labels(self.pipeline.name).inc()
+            log.error("ALARM retry budget exhausted; still retrying, nothing skipped", extra=extra)
+        else:
+            log.warning("transient failure; retrying", extra=extra)
+
+
+def _names(partitions: set[KafkaTopicPartition]) -> list[str]:
+    return sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)

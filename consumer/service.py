@@ -1,0 +1,118 @@
+"""Running pipelines in one process: shared pool and DLQ producer, one consumer each."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from consumer.db.migrate import current_revision, head_revision
+from consumer.db.pool import create_pool
+from consumer.deadletters import DeadLetterPublisher
+from consumer.errors import ConfigurationError
+from consumer.pipelines import Pipeline, build_pipelines
+from consumer.runner import PipelineRunner
+from consumer.settings import Settings
+from consumer.telemetry import Telemetry
+from consumer.topics_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, start_or_close
+from consumer.writers.staging import create_staging_tables
+from schemas.topics import Stream
+
+log = logging.getLogger("utxoiq.service")
+
+
+async def check_schema(settings: Settings) -> None:
+    """Refuse to start on a database whose schema is not at the newest migration."""
+    current = await current_revision(settings.database)
+    head = head_revision()
+    if current != head:
+        raise ConfigurationError(
+            f"database schema is at {current or 'nothing'}, expected {head}: "
+            "run `utxoiq db upgrade` first"
+        )
+
+
+def make_producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_request_size=DLQ_MAX_MESSAGE_BYTES,
+        **settings.kafka.client_options(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def dead_letter_producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    producer = make_producer(settings)
+    await start_or_close(producer)
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def write_pool(settings: Settings, size: int) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings.database, max_size=size, init=create_staging_tables)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+class IngestService:
+    """The pipelines of one process, started together and stopped together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        streams: Iterable[Stream] | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pipelines: list[Pipeline] = build_pipelines(settings, streams)
+        self.telemetry = telemetry or Telemetry()
+        self.runners: list[PipelineRunner] = []
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the first pipeline failure stops the others."""
+        await check_schema(self.settings)
+        if self.settings.ingest.create_topics:
+            await ensure_topics(self.settings, self.pipelines)
+        async with (
+            write_pool(self.settings, len(self.pipelines) + 1) as pool,
+            dead_letter_producer(self.settings) as producer,
+        ):
+            self.runners = [
+                PipelineRunner(
+                    p, self.settings, pool, DeadLetterPublisher(producer, p.group), self.telemetry
+                )
+                for p in self.pipelines
+            ]
+            await self._run_all(stop)
+
+    async def _run_all(self, stop: asyncio.Event) -> None:
+        tasks = [asyncio.create_task(r.run(stop), name=r.pipeline.name) for r in self.runners]
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            failed = [t for t in done if t is not stopper and t.exception() is not None]
+            stop.set()
+            results = await asyncio.wait_for(
+                asyncio.gather(*tasks, return_exceptions=True),
+                self.settings.ingest.shutdown_timeout_s,
+            )
+            if failed:
+                raise failed[0].exception()  # type: ignore[misc]
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        finally:
+            stopper.cancel()
+            for task in tasks:
+                task.cancel()

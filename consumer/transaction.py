@@ -1,0 +1,74 @@
+"""One batch, one transaction: decode, write, dead-letter, move the position, commit.
+
+This is the exactly-once core. The position compare-and-set comes first so that a
+second member working on the same partitions waits on the row lock and then fails,
+instead of applying the batch twice. Dead letters are published (and acknowledged)
+before the commit that moves past them, and recorded in ``dead_letters`` by that same
+commit; if publishing fails, nothing commits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from consumer.coordinates import Record, TopicPartition
+from consumer.deadletters import DeadLetterPublisher, record_dead_letters
+from consumer.decoding import decode_records
+from consumer.errors import BreakerOpen, IngestError, classify
+from consumer.outcomes import BatchReport, DeadLetter, Outcome
+from consumer.pipelines import Pipeline
+from consumer.positions import advance_positions
+
+BreakerCheck = Callable[[Sequence[Record], Sequence[DeadLetter]], bool]
+
+
+def next_positions(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    targets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = record.id.topic_partition
+        targets[tp] = max(targets.get(tp, 0), record.id.offset + 1)
+    return targets
+
+
+async def apply_batch(
+    pool: asyncpg.Pool,
+    pipeline: Pipeline,
+    records: Sequence[Record],
+    expected: Mapping[TopicPartition, int | None],
+    publisher: DeadLetterPublisher,
+    *,
+    max_event_bytes: int,
+    breaker_trips: BreakerCheck | None = None,
+) -> BatchReport:
+    """Apply a batch exactly once or raise; nothing is committed when it raises."""
+    report = BatchReport(records=len(records), bytes=sum(r.size for r in records))
+    decoded, dead = decode_records(records, pipeline.adapter, max_event_bytes)
+    targets = next_positions(records)
+    started = time.perf_counter()
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await advance_positions(conn, pipeline.group, expected, targets)
+            result = await pipeline.write(conn, decoded)
+            dead = dead + result.rejected
+            if breaker_trips is not None and breaker_trips(records, dead):
+                raise BreakerOpen(f"dead letters would be {len(dead)} of {len(records)} records")
+            failed_at = datetime.now(UTC)
+            placed = await publisher.publish(pipeline.dead_letter_topic, dead, failed_at)
+            await record_dead_letters(conn, dead, pipeline.group, failed_at, placed)
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise classify(exc) from exc
+    report.write_seconds = time.perf_counter() - started
+    report.outcomes.update(result.outcomes)
+    report.outcomes[Outcome.DEAD_LETTERED] += len(dead)
+    for d in dead:
+        report.dead_by_stage[d.stage] += 1
+    if decoded:
+        oldest = min(item.event.time for item in decoded)
+        report.oldest_event_age_s = (datetime.now(UTC) - oldest).total_seconds()
+    return report

@@ -1,0 +1,1 @@
+"""The write stage: one module per pipeline, each a pure reduce plus a bulk merge."""

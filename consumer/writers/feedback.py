@@ -1,0 +1,72 @@
+"""Feedback: one row per (insight, user); the newest event time wins, ties by event id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
+from consumer.writers.reduce import write_winners
+from consumer.writers.staging import stage
+
+COLUMNS = ("insight_id", "user_id", "rating", "comment", "flags", "submitted_at", "event_id")
+
+MERGE = """
+INSERT INTO insight_feedback AS f
+  (insight_id, user_id, rating, comment, flags, submitted_at, event_id, updated_at)
+SELECT insight_id, user_id, rating, comment, flags, submitted_at, event_id, now()
+FROM stage_insight_feedback ORDER BY insight_id, user_id
+ON CONFLICT (insight_id, user_id) DO UPDATE SET
+  rating = excluded.rating,
+  comment = excluded.comment,
+  flags = excluded.flags,
+  submitted_at = excluded.submitted_at,
+  event_id = excluded.event_id,
+  updated_at = excluded.updated_at
+WHERE (excluded.submitted_at, excluded.event_id) > (f.submitted_at, f.event_id)
+RETURNING (xmax = 0) AS inserted
+"""
+
+
+def precedence(item: Decoded) -> tuple[Any, Any]:
+    """Newer event time wins; equal times are ordered by event id."""
+    return item.event.time, item.event.id
+
+
+def entity(item: Decoded) -> tuple[str, str]:
+    return item.event.data.insight_id, item.event.data.user_id
+
+
+def to_row(item: Decoded) -> tuple[Any, ...]:
+    data = item.event.data
+    return (
+        data.insight_id,
+        data.user_id,
+        data.rating,
+        data.comment,
+        list(data.flags),
+        item.event.time,
+        item.event.id,
+    )
+
+
+async def _merge(conn: asyncpg.Connection, items: Sequence[Decoded]) -> tuple[int, int, int]:
+    await stage(conn, "stage_insight_feedback", COLUMNS, [to_row(item) for item in items])
+    rows = await conn.fetch(MERGE)
+    inserted = sum(1 for row in rows if row["inserted"])
+    return inserted, len(rows) - inserted, len(items) - len(rows)
+
+
+async def write_feedback(conn: asyncpg.Connection, items: Sequence[Decoded]) -> WriteResult:
+    """Upsert the newest event per (insight, user); older ones are superseded."""
+    reduced = await write_winners(conn, items, entity, precedence, _merge)
+    result = WriteResult()
+    for inserted, updated, stale in reduced.results:
+        result.outcomes[Outcome.INSERTED] += inserted
+        result.outcomes[Outcome.UPDATED] += updated
+        result.outcomes[Outcome.SUPERSEDED] += stale
+    result.outcomes[Outcome.SUPERSEDED] += reduced.superseded
+    result.rejected.extend(DeadLetter.rejected(item, error) for item, error in reduced.refused)
+    return result

@@ -1,0 +1,196 @@
+"""Backfill jobs: a per-job fold over the batch, against the stored row locked for update.
+
+Rules (ARCHITECTURE.md): ``created`` makes a ``pending`` row; ``progress`` makes it
+``running`` with ``current_block``; ``completed`` and ``failed`` are terminal. An event
+applies only when its ``sequence`` is above the stored one. A progress, completion or
+failure for a job never created is refused (``UnknownJob``), as is a ``current_block``
+outside ``[start_block, end_block]``. The fold is pure; the database part loads the
+current rows with ``FOR UPDATE`` and merges the final row of each job in one statement.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from consumer.errors import (
+    ApplyRejected,
+    BlockOutOfRange,
+    JobAlreadyExists,
+    JobAlreadyFinished,
+    UnknownJob,
+)
+from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
+from consumer.writers.isolate import write_isolating
+from consumer.writers.staging import stage
+from schemas.events import JobCompleted, JobCreated, JobFailed, JobProgress
+
+TERMINAL = frozenset({"completed", "failed"})
+
+COLUMNS = (
+    "job_id",
+    "job_type",
+    "start_block",
+    "end_block",
+    "current_block",
+    "status",
+    "error_message",
+    "created_by",
+    "sequence",
+    "created_at",
+    "updated_at",
+    "completed_at",
+)
+
+LOAD = f"""
+SELECT {", ".join(COLUMNS)} FROM backfill_jobs
+WHERE job_id = ANY($1::uuid[]) ORDER BY job_id FOR UPDATE
+"""
+
+MERGE = f"""
+INSERT INTO backfill_jobs AS j ({", ".join(COLUMNS)})
+SELECT {", ".join(COLUMNS)} FROM stage_backfill_jobs ORDER BY job_id
+ON CONFLICT (job_id) DO UPDATE SET
+  current_block = excluded.current_block,
+  status = excluded.status,
+  error_message = excluded.error_message,
+  sequence = excluded.sequence,
+  updated_at = excluded.updated_at,
+  completed_at = excluded.completed_at
+WHERE j.sequence < excluded.sequence
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    job_id: UUID
+    job_type: str
+    start_block: int
+    end_block: int
+    current_block: int | None
+    status: str
+    error_message: str | None
+    created_by: str
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, column) for column in COLUMNS)
+
+
+@dataclass(slots=True)
+class JobFold:
+    """The result of folding one job's events over its stored row."""
+
+    row: JobRow | None
+    changed: bool = False
+    applied: list[Decoded] = field(default_factory=list)
+    superseded: list[Decoded] = field(default_factory=list)
+    rejected: list[tuple[Decoded, ApplyRejected]] = field(default_factory=list)
+
+
+def _order(item: Decoded) -> tuple[int, UUID]:
+    return item.event.data.sequence, item.event.id
+
+
+def _step(row: JobRow | None, event: Any) -> JobRow | None:
+    """The row after one event, or None when the event is a no-op; raises when refused."""
+    data = event.data
+    if row is None:
+        if isinstance(event, JobCreated):
+            return JobRow(
+                data.job_id, data.job_type, data.start_block, data.end_block,
+                data.start_block, "pending", None, data.created_by, data.sequence,
+                event.time, event.time, None,
+            )  # fmt: skip
+        raise UnknownJob(f"job {data.job_id} was never created ({event.type})")
+    if (
+        isinstance(event, JobProgress)
+        and not row.start_block <= data.current_block <= row.end_block
+    ):
+        raise BlockOutOfRange(
+            f"current_block {data.current_block} is outside "
+            f"[{row.start_block}, {row.end_block}] of job {data.job_id}"
+        )
+    if data.sequence <= row.sequence:
+        return None
+    if row.status in TERMINAL:
+        raise JobAlreadyFinished(
+            f"job {data.job_id} is already {row.status} at sequence {row.sequence}"
+        )
+    if isinstance(event, JobCreated):
+        raise JobAlreadyExists(f"job {data.job_id} already exists at sequence {row.sequence}")
+    common = {"sequence": data.sequence, "updated_at": event.time}
+    if isinstance(event, JobProgress):
+        return replace(row, status="running", current_block=data.current_block, **common)
+    if isinstance(event, JobCompleted):
+        return replace(row, status="completed", completed_at=event.time, **common)
+    assert isinstance(event, JobFailed)
+    return replace(row, status="failed", error_message=data.error_message, **common)
+
+
+def fold_job(stored: JobRow | None, items: Sequence[Decoded]) -> JobFold:
+    """Apply one job's events in sequence order, each at most once (pure)."""
+    fold = JobFold(stored)
+    for item in sorted(items, key=_order):
+        try:
+            after = _step(fold.row, item.event)
+        except ApplyRejected as error:
+            fold.rejected.append((item, error))
+            continue
+        if after is None:
+            fold.superseded.append(item)
+        else:
+            fold.row, fold.changed = after, True
+            fold.applied.append(item)
+    return fold
+
+
+def group_by_job(items: Sequence[Decoded]) -> dict[UUID, list[Decoded]]:
+    groups: dict[UUID, list[Decoded]] = defaultdict(list)
+    for item in items:
+        groups[item.event.data.job_id].append(item)
+    return groups
+
+
+async def load_jobs(conn: asyncpg.Connection, job_ids: Sequence[UUID]) -> dict[UUID, JobRow]:
+    rows = await conn.fetch(LOAD, list(job_ids))
+    return {row["job_id"]: JobRow(**dict(row)) for row in rows}
+
+
+async def _merge(conn: asyncpg.Connection, folds: Sequence[JobFold]) -> int:
+    await stage(conn, "stage_backfill_jobs", COLUMNS, [f.row.as_tuple() for f in folds if f.row])
+    status: str = await conn.execute(MERGE)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def write_jobs(conn: asyncpg.Connection, items: Sequence[Decoded]) -> WriteResult:
+    """Fold every job's events over its locked row and merge the changed rows."""
+    groups = group_by_job(items)
+    stored = await load_jobs(conn, sorted(groups))
+    folds = {job_id: fold_job(stored.get(job_id), groups[job_id]) for job_id in sorted(groups)}
+    result = WriteResult()
+    for fold in folds.values():
+        result.outcomes[Outcome.SUPERSEDED] += len(fold.superseded)
+        result.rejected.extend(DeadLetter.rejected(item, error) for item, error in fold.rejected)
+    changed = [fold for fold in folds.values() if fold.changed]
+    _, refused = await write_isolating(conn, changed, _merge)
+    refused_ids = {id(fold) for fold, _ in refused}
+    for fold, error in refused:
+        result.rejected.extend(DeadLetter.rejected(item, error) for item in fold.applied)
+    for fold in changed:
+        if id(fold) in refused_ids:
+            continue
+        assert fold.row is not None
+        is_new = stored.get(fold.row.job_id) is None
+        result.outcomes[Outcome.INSERTED] += 1 if is_new else 0
+        result.outcomes[Outcome.UPDATED] += len(fold.applied) - (1 if is_new else 0)
+    return result
