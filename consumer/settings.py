@@ -43,7 +43,7 @@ class SaslMechanism(StrEnum):
     """Salted challenge-response, SHA-512."""
 
 
-_COMMON = {"env_file": None, "extra": "ignore", "case_sensitive": False}
+_COMMON = {"env_file": None, "extra": "ignore", "case_sensitive": False, "populate_by_name": True}
 
 
 class KafkaSettings(BaseSettings):

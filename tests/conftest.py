@@ -1,0 +1,134 @@
+"""Fixtures: real services started once per session, state reset per test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from consumer.db.migrate import upgrade
+from consumer.settings import (
+    DatabaseSettings,
+    IngestSettings,
+    KafkaSettings,
+    Settings,
+    TopicSettings,
+)
+from tests.support.events import key_of, to_bytes
+from tests.support.services import Services, find_services
+
+TABLES = (
+    "backfill_jobs",
+    "insight_feedback",
+    "system_metrics",
+    "system_metrics_hourly",
+    "system_metrics_daily",
+    "ingest_offsets",
+    "dead_letters",
+)
+
+Publish = Callable[[str, Sequence[dict[str, Any] | bytes]], Awaitable[None]]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    try:
+        found = find_services()
+    except Exception as exc:  # a missing service fails the run, it is never skipped
+        pytest.fail(f"Kafka and PostgreSQL are required for integration tests: {exc}", False)
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="session")
+def database_settings(services: Services) -> DatabaseSettings:
+    return DatabaseSettings(url=services.database_url)
+
+
+@pytest.fixture(scope="session")
+async def migrated(database_settings: DatabaseSettings) -> None:
+    await asyncio.to_thread(upgrade, database_settings)
+
+
+@pytest.fixture(scope="session")
+async def db(database_settings: DatabaseSettings, migrated: None) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_settings.dsn, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def clean_db(db: asyncpg.Pool) -> asyncpg.Pool:
+    """The database with every service table emptied for this test."""
+    await db.execute(f"TRUNCATE {', '.join(TABLES)}")
+    return db
+
+
+@pytest.fixture
+def make_settings(services: Services) -> Callable[..., Settings]:
+    """Settings with topic and group names of their own, so tests never share state."""
+
+    def make(**ingest: Any) -> Settings:
+        tag = uuid.uuid4().hex[:10]
+        defaults: dict[str, Any] = {
+            "group_prefix": f"test-{tag}",
+            "batch_max_age_ms": 100,
+            "retry_initial_backoff_ms": 100,
+            "retry_max_backoff_ms": 1000,
+            "shutdown_timeout_s": 20,
+            "session_timeout_ms": 10_000,
+            "log_format": "text",
+            "http_port": 0,
+        }
+        return Settings(
+            kafka=KafkaSettings(bootstrap_servers=services.bootstrap_servers),
+            database=DatabaseSettings(url=services.database_url),
+            topics=TopicSettings(
+                jobs=f"t-{tag}.jobs", feedback=f"t-{tag}.feedback", metrics=f"t-{tag}.metrics"
+            ),
+            ingest=IngestSettings(**{**defaults, **ingest}),
+        )
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], clean_db: asyncpg.Pool) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+async def producer(services: Services) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = AIOKafkaProducer(
+        bootstrap_servers=services.bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+@pytest.fixture
+def publish(producer: AIOKafkaProducer) -> Publish:
+    """Send events (dicts, keyed by the contract) or raw bytes (keyless) and wait for acks."""
+
+    async def send(topic: str, events: Sequence[dict[str, Any] | bytes]) -> None:
+        futures = []
+        for event in events:
+            if isinstance(event, bytes):
+                futures.append(await producer.send(topic, event, key=b"raw"))
+            else:
+                futures.append(await producer.send(topic, to_bytes(event), key=key_of(event)))
+        await asyncio.gather(*futures)
+
+    return send

@@ -1,0 +1,1 @@
+"""Shared test support: finding the services, event factories, waiting on conditions."""

@@ -1,0 +1,94 @@
+"""Running the service in the test process or as a real ``utxoiq consume`` subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+from consumer.service import IngestService
+from consumer.settings import Settings
+from schemas.topics import Stream
+from tests.support.services import REPO
+from tests.support.waiting import wait_until
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce ``settings`` in a subprocess."""
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "DATABASE_URL": settings.database.url.get_secret_value(),
+        "UTXOIQ_TOPIC_JOBS": settings.topics.jobs,
+        "UTXOIQ_TOPIC_FEEDBACK": settings.topics.feedback,
+        "UTXOIQ_TOPIC_METRICS": settings.topics.metrics,
+    }
+    for name, value in settings.ingest.model_dump().items():
+        env[f"UTXOIQ_{name.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    return env
+
+
+@contextlib.asynccontextmanager
+async def running_service(
+    settings: Settings, streams: Iterable[Stream] | None = None, *, wait_assigned: bool = True
+) -> AsyncIterator[IngestService]:
+    """An in-process service; on exit it is stopped as SIGTERM would stop it."""
+    service = IngestService(settings, streams)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    try:
+        if wait_assigned:
+
+            async def assigned() -> bool:
+                if task.done():
+                    task.result()
+                return bool(service.runners) and all(
+                    r.positions and not r.unpositioned for r in service.runners
+                )
+
+            await wait_until(assigned, within=60, what="partitions assigned and positioned")
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)
+
+
+class ConsumerProcess:
+    """``utxoiq consume`` as a child process, for kill -9 and signal tests."""
+
+    def __init__(self, settings: Settings, *args: str, log_path: Path | None = None) -> None:
+        self.env = {**os.environ, **settings_env(settings)}
+        self.args = args
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ConsumerProcess:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "consumer.cli.main", "consume", *self.args],
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=log,
+        )
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def terminate(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
