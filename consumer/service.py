@@ -14,6 +14,7 @@ from consumer.db.migrate import current_revision, head_revision
 from consumer.db.pool import create_pool
 from consumer.deadletters import DeadLetterPublisher
 from consumer.errors import ConfigurationError
+from consumer.http import ops_server
 from consumer.pipelines import Pipeline, build_pipelines
 from consumer.runner import PipelineRunner
 from consumer.settings import Settings
@@ -80,7 +81,15 @@ class IngestService:
         self.runners: list[PipelineRunner] = []
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; the first pipeline failure stops the others."""
+        """Consume until ``stop`` is set; the first pipeline failure stops the others.
+
+        The operations endpoint (``/metrics``, ``/healthz``, ``/readyz``) serves from
+        start-up to exit.
+        """
+        async with ops_server(self):
+            await self._consume(stop)
+
+    async def _consume(self, stop: asyncio.Event) -> None:
         await check_schema(self.settings)
         if self.settings.ingest.create_topics:
             await ensure_topics(self.settings, self.pipelines)

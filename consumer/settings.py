@@ -7,14 +7,24 @@ other variable has the ``UTXOIQ_`` prefix (``UTXOIQ_KAFKA_SASL_PASSWORD``,
 
 from __future__ import annotations
 
+import ssl
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consumer.errors import ConfigurationError
 from schemas.codec import DEFAULT_MAX_EVENT_BYTES
 from schemas.topics import CONTRACTS, Stream, dlq_topic
 
@@ -43,7 +53,39 @@ class SaslMechanism(StrEnum):
     """Salted challenge-response, SHA-512."""
 
 
-_COMMON = {"env_file": None, "extra": "ignore", "case_sensitive": False, "populate_by_name": True}
+class PgSslMode(StrEnum):
+    """PostgreSQL TLS modes, as libpq names them."""
+
+    DISABLE = "disable"
+    """Never TLS."""
+    ALLOW = "allow"
+    """Plain first, TLS if the server insists."""
+    PREFER = "prefer"
+    """TLS if the server offers it, without verifying it (the driver's default)."""
+    REQUIRE = "require"
+    """TLS always; the certificate is verified only when a CA file is given."""
+    VERIFY_CA = "verify-ca"
+    """TLS with a certificate signed by the CA."""
+    VERIFY_FULL = "verify-full"
+    """TLS with a certificate signed by the CA and naming the host (production choice)."""
+
+
+_LIBPQ_TLS_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl")
+
+
+def _existing_file(value: str | None) -> str | None:
+    if value is not None and not Path(value).is_file():
+        raise ValueError(f"no such file: {value}")
+    return value
+
+
+_COMMON = {
+    "env_file": None,
+    "env_ignore_empty": True,
+    "extra": "ignore",
+    "case_sensitive": False,
+    "populate_by_name": True,
+}
 
 
 class KafkaSettings(BaseSettings):
@@ -74,6 +116,11 @@ class KafkaSettings(BaseSettings):
             raise ValueError("expected host:port[,host:port...]")
         return ",".join(servers)
 
+    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+    @classmethod
+    def _file_exists(cls, value: str | None) -> str | None:
+        return _existing_file(value)
+
     @model_validator(mode="after")
     def _sasl_is_complete(self) -> KafkaSettings:
         sasl = self.security_protocol.value.startswith("SASL")
@@ -82,6 +129,24 @@ class KafkaSettings(BaseSettings):
                 "SASL needs UTXOIQ_KAFKA_SASL_MECHANISM, UTXOIQ_KAFKA_SASL_USERNAME "
                 "and UTXOIQ_KAFKA_SASL_PASSWORD"
             )
+        given = self.sasl_mechanism or self.sasl_username or self.sasl_password
+        if given and not sasl:
+            raise ValueError(
+                "UTXOIQ_KAFKA_SASL_* is set but UTXOIQ_KAFKA_SECURITY_PROTOCOL is "
+                f"{self.security_protocol.value}: use SASL_SSL or SASL_PLAINTEXT"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_files_need_tls(self) -> KafkaSettings:
+        tls = self.security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
+        if not tls and (self.ssl_cafile or self.ssl_certfile or self.ssl_keyfile):
+            raise ValueError(
+                "UTXOIQ_KAFKA_SSL_* is set but UTXOIQ_KAFKA_SECURITY_PROTOCOL is "
+                f"{self.security_protocol.value}: use SSL or SASL_SSL"
+            )
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise ValueError("UTXOIQ_KAFKA_SSL_KEYFILE needs UTXOIQ_KAFKA_SSL_CERTFILE")
         return self
 
     def client_options(self) -> dict[str, Any]:
@@ -127,16 +192,63 @@ class DatabaseSettings(BaseSettings):
     pool_max_size: int = Field(default=5, ge=1)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     statement_timeout_ms: int = Field(default=60_000, ge=0)
+    sslmode: PgSslMode | None = None
     ssl_ca_file: str | None = None
 
     @field_validator("url")
     @classmethod
     def _postgres_url(cls, value: SecretStr) -> SecretStr:
-        raw = value.get_secret_value()
-        scheme = urlsplit(raw).scheme
-        if scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
             raise ValueError("expected a postgresql:// URL")
+        mode = dict(parse_qsl(parts.query)).get("sslmode")
+        if mode is not None and mode not in {m.value for m in PgSslMode}:
+            raise ValueError(f"unknown sslmode {mode!r} in the URL")
         return value
+
+    @field_validator("ssl_ca_file")
+    @classmethod
+    def _ca_exists(cls, value: str | None) -> str | None:
+        return _existing_file(value)
+
+    @model_validator(mode="after")
+    def _pool_sizes(self) -> DatabaseSettings:
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("UTXOIQ_DB_POOL_MIN_SIZE exceeds UTXOIQ_DB_POOL_MAX_SIZE")
+        return self
+
+    @cached_property
+    def url_query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.url.get_secret_value()).query))
+
+    @cached_property
+    def effective_sslmode(self) -> PgSslMode | None:
+        """UTXOIQ_DB_SSLMODE, else the URL's ``sslmode``, else verify-full when a CA is given."""
+        if self.sslmode is not None:
+            return self.sslmode
+        if "sslmode" in self.url_query:
+            return PgSslMode(self.url_query["sslmode"])
+        return PgSslMode.VERIFY_FULL if self.ca_file else None
+
+    @cached_property
+    def ca_file(self) -> str | None:
+        """UTXOIQ_DB_SSL_CA_FILE, else the URL's ``sslrootcert``."""
+        return self.ssl_ca_file or self.url_query.get("sslrootcert")
+
+    def ssl_argument(self) -> ssl.SSLContext | str | None:
+        """What asyncpg's ``ssl=`` takes: a verifying context when a CA is given, else the mode."""
+        mode = self.effective_sslmode
+        weak = (PgSslMode.DISABLE, PgSslMode.ALLOW, PgSslMode.PREFER)
+        if mode is None or self.ca_file is None or mode in weak:
+            return None if mode is None else mode.value
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.check_hostname = mode is PgSslMode.VERIFY_FULL
+        return context
+
+    def sqlalchemy_connect_args(self) -> dict[str, Any]:
+        """``connect_args`` for an engine on ``sqlalchemy_url`` (carries the CA file)."""
+        argument = self.ssl_argument()
+        return {} if argument is None else {"ssl": argument}
 
     @cached_property
     def dsn(self) -> str:
@@ -146,17 +258,29 @@ class DatabaseSettings(BaseSettings):
 
     @cached_property
     def sqlalchemy_url(self) -> str:
+        """The URL for SQLAlchemy's asyncpg dialect: libpq TLS parameters become ``ssl=``.
+
+        A CA file cannot travel in this URL: pass ``sqlalchemy_connect_args()`` to the
+        engine, or set ``PGSSLROOTCERT``, which asyncpg reads.
+        """
         parts = urlsplit(self.url.get_secret_value())
-        return urlunsplit(("postgresql+asyncpg", *parts[1:]))
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in _LIBPQ_TLS_PARAMS]
+        if self.effective_sslmode is not None:
+            query.append(("ssl", self.effective_sslmode.value))
+        return urlunsplit(("postgresql+asyncpg", *parts[1:3], urlencode(query), parts.fragment))
 
     def masked_url(self) -> str:
+        """The URL with its password (in the user part or the query) replaced by ``***``."""
         parts = urlsplit(self.url.get_secret_value())
         netloc = parts.netloc
         if "@" in netloc:
             userinfo, host = netloc.rsplit("@", 1)
             user = userinfo.split(":", 1)[0]
             netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        query = [
+            (k, "***" if k in ("password", "sslpassword") else v) for k, v in parse_qsl(parts.query)
+        ]
+        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*/"), ""))
 
 
 class TopicSettings(BaseSettings):
@@ -200,6 +324,15 @@ class IngestSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     http_port: int = Field(default=9400, ge=0, le=65535)
+    http_host: str = "0.0.0.0"
+    health_stall_s: float = Field(default=120.0, gt=0)
+    ready_db_timeout_s: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> IngestSettings:
+        if self.retry_initial_backoff_ms > self.retry_max_backoff_ms:
+            raise ValueError("UTXOIQ_RETRY_INITIAL_BACKOFF_MS exceeds UTXOIQ_RETRY_MAX_BACKOFF_MS")
+        return self
 
     def group_id(self, stream: Stream) -> str:
         return f"{self.group_prefix}-{stream.value}"
@@ -215,7 +348,65 @@ class Settings:
         topics: TopicSettings | None = None,
         ingest: IngestSettings | None = None,
     ) -> None:
-        self.kafka = kafka or KafkaSettings()
-        self.database = database or DatabaseSettings()
-        self.topics = topics or TopicSettings()
-        self.ingest = ingest or IngestSettings()
+        self.kafka = kafka or load(KafkaSettings)
+        self.database = database or load(DatabaseSettings)
+        self.topics = topics or load(TopicSettings)
+        self.ingest = ingest or load(IngestSettings)
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def env_name(model: type[BaseSettings], field: str) -> str:
+    """The environment variable a field is read from (its conventional name first)."""
+    alias = model.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return (str(model.model_config.get("env_prefix", "")) + field).upper()
+
+
+def is_secret(model: type[BaseSettings], field: str) -> bool:
+    return "SecretStr" in str(model.model_fields[field].annotation)
+
+
+def _field_of(model: type[BaseSettings], name: str) -> str | None:
+    for field in model.model_fields:
+        if name.lower() in (field, env_name(model, field).lower()):
+            return field
+    return None
+
+
+def describe_error(model: type[BaseSettings], error: ValidationError) -> str:
+    """One line naming each wrong setting by its environment variable (secrets not shown)."""
+    parts = []
+    for item in error.errors(include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        field = _field_of(model, str(item["loc"][0])) if item["loc"] else None
+        if field is None:
+            parts.append(message)
+            continue
+        shown = item["input"]
+        got = "" if is_secret(model, field) or isinstance(shown, dict) else f" (got {shown!r})"
+        parts.append(f"{env_name(model, field)}{got}: {message}")
+    return "invalid setting: " + "; ".join(parts)
+
+
+def load(model: type[SettingsT]) -> SettingsT:
+    """Read one settings class from the environment; ConfigurationError names what is wrong."""
+    try:
+        return model()
+    except ValidationError as exc:
+        raise ConfigurationError(describe_error(model, exc)) from exc
+
+
+class ReadSideSettings(BaseSettings):
+    """The read side's connection pool: size, waits and the per-statement time limit."""
+
+    model_config = SettingsConfigDict(env_prefix="UTXOIQ_READ_", **_COMMON)  # type: ignore[typeddict-item]
+
+    pool_size: int = Field(default=5, ge=1, le=100)
+    max_overflow: int = Field(default=5, ge=0, le=100)
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+    pool_recycle_s: float = Field(default=1_800.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    statement_timeout_ms: int = Field(default=15_000, ge=0)

@@ -19,6 +19,7 @@ from consumer.settings import (
     Settings,
     TopicSettings,
 )
+from consumer.topics_admin import start_or_close
 from tests.support.events import key_of, to_bytes
 from tests.support.services import Services, find_services
 
@@ -113,7 +114,7 @@ async def producer(services: Services) -> AsyncIterator[AIOKafkaProducer]:
     kafka = AIOKafkaProducer(
         bootstrap_servers=services.bootstrap_servers, acks="all", enable_idempotence=True
     )
-    await kafka.start()
+    await start_or_close(kafka)
     yield kafka
     await kafka.stop()
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import typer
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from consumer.cli import consume, db, publish, schemas_cmd
+from consumer.cli import config_cmd, consume, db, dlq, publish, query, replay, schemas_cmd
+from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
-from consumer.errors import ConfigurationError
+from consumer.diagnose import explain_database, explain_kafka, kafka_cause
+from consumer.errors import ConfigurationError, one_line
 
 app = typer.Typer(
     name="utxoiq",
@@ -17,8 +20,12 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(schemas_cmd.app, name="schemas")
+app.add_typer(query.app, name="query")
+app.add_typer(config_cmd.app, name="config")
 app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
+app.command("replay")(replay.replay)
+app.add_typer(dlq.app, name="dlq")
 
 
 def main() -> None:
@@ -27,14 +34,24 @@ def main() -> None:
         app()
     except ConfigurationError as exc:
         fail(str(exc), EXIT_USAGE)
-    except (OSError, ConnectionError) as exc:
-        fail(f"cannot connect: {exc}", EXIT_FAILURE)
     except Exception as exc:
-        from aiokafka.errors import KafkaError
+        message = explain(exc)
+        if message is None:
+            raise
+        fail(message, EXIT_FAILURE)
 
-        if isinstance(exc, KafkaError):
-            fail(f"Kafka: {type(exc).__name__}: {exc}", EXIT_FAILURE)
-        raise
+
+def explain(exc: Exception) -> str | None:
+    """One line for a failure to reach, or be let in by, Kafka or PostgreSQL."""
+    if isinstance(exc, KafkaConnectionError):
+        kafka = load_settings().kafka
+        return explain_kafka(kafka, run(kafka_cause(kafka)))
+    if isinstance(exc, KafkaError):
+        return f"Kafka: {type(exc).__name__}: {one_line(str(exc))}"
+    database = explain_database(exc)
+    if database is None and isinstance(exc, OSError):
+        return f"cannot connect: {one_line(str(exc))}"
+    return database
 
 
 if __name__ == "__main__":

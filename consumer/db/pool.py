@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import asyncpg
@@ -10,18 +9,12 @@ import asyncpg
 from consumer.settings import DatabaseSettings
 
 
-def _ssl_option(database: DatabaseSettings) -> Any:
-    if database.ssl_ca_file is None:
-        return None
-    return ssl.create_default_context(cafile=database.ssl_ca_file)
-
-
 async def create_pool(
     database: DatabaseSettings, *, max_size: int | None = None, init: Any = None
 ) -> asyncpg.Pool:
-    """A pool whose sessions carry the statement timeout and the service's name."""
+    """A pool whose sessions carry the statement timeout and the service's name (TLS as set)."""
     options: dict[str, Any] = {}
-    ssl_option = _ssl_option(database)
+    ssl_option = database.ssl_argument()
     if ssl_option is not None:
         options["ssl"] = ssl_option
     pool = await asyncpg.create_pool(

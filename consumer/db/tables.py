@@ -56,6 +56,7 @@ backfill_jobs = Table(
     Column("error_message", Text),
     Column("created_by", Text, nullable=False),
     Column("sequence", BigInteger, nullable=False),
+    Column("progress_sequence", BigInteger, nullable=False, server_default=text("0")),
     _tstz("created_at"),
     _tstz("updated_at"),
     _tstz("completed_at", nullable=True),

@@ -2,7 +2,10 @@
 
 Rules (ARCHITECTURE.md): ``created`` makes a ``pending`` row; ``progress`` makes it
 ``running`` with ``current_block``; ``completed`` and ``failed`` are terminal. An event
-applies only when its ``sequence`` is above the stored one. A progress, completion or
+applies only when its ``sequence`` is above the stored one. ``current_block`` follows the
+progress event of highest sequence (tracked in ``progress_sequence``), so a progress
+event that arrives after a newer terminal event still lands its block: any order of
+the same events gives the row that sequence order gives. A progress, completion or
 failure for a job never created is refused (``UnknownJob``), as is a ``current_block``
 outside ``[start_block, end_block]``. The fold is pure; the database part loads the
 current rows with ``FOR UPDATE`` and merges the final row of each job in one statement.
@@ -43,6 +46,7 @@ COLUMNS = (
     "error_message",
     "created_by",
     "sequence",
+    "progress_sequence",
     "created_at",
     "updated_at",
     "completed_at",
@@ -61,9 +65,10 @@ ON CONFLICT (job_id) DO UPDATE SET
   status = excluded.status,
   error_message = excluded.error_message,
   sequence = excluded.sequence,
+  progress_sequence = excluded.progress_sequence,
   updated_at = excluded.updated_at,
   completed_at = excluded.completed_at
-WHERE j.sequence < excluded.sequence
+WHERE j.sequence < excluded.sequence OR j.progress_sequence < excluded.progress_sequence
 """
 
 
@@ -78,6 +83,7 @@ class JobRow:
     error_message: str | None
     created_by: str
     sequence: int
+    progress_sequence: int
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
@@ -109,7 +115,7 @@ def _step(row: JobRow | None, event: Any) -> JobRow | None:
             return JobRow(
                 data.job_id, data.job_type, data.start_block, data.end_block,
                 data.start_block, "pending", None, data.created_by, data.sequence,
-                event.time, event.time, None,
+                data.sequence, event.time, event.time, None,
             )  # fmt: skip
         raise UnknownJob(f"job {data.job_id} was never created ({event.type})")
     if (
@@ -121,7 +127,7 @@ def _step(row: JobRow | None, event: Any) -> JobRow | None:
             f"[{row.start_block}, {row.end_block}] of job {data.job_id}"
         )
     if data.sequence <= row.sequence:
-        return None
+        return _late_progress(row, event)
     if row.status in TERMINAL:
         raise JobAlreadyFinished(
             f"job {data.job_id} is already {row.status} at sequence {row.sequence}"
@@ -130,11 +136,26 @@ def _step(row: JobRow | None, event: Any) -> JobRow | None:
         raise JobAlreadyExists(f"job {data.job_id} already exists at sequence {row.sequence}")
     common = {"sequence": data.sequence, "updated_at": event.time}
     if isinstance(event, JobProgress):
-        return replace(row, status="running", current_block=data.current_block, **common)
+        return replace(
+            row,
+            status="running",
+            current_block=data.current_block,
+            progress_sequence=data.sequence,
+            **common,
+        )
     if isinstance(event, JobCompleted):
         return replace(row, status="completed", completed_at=event.time, **common)
     assert isinstance(event, JobFailed)
     return replace(row, status="failed", error_message=data.error_message, **common)
+
+
+def _late_progress(row: JobRow, event: Any) -> JobRow | None:
+    """A progress event older than the row but newer than its block: only the block moves."""
+    if isinstance(event, JobProgress) and event.data.sequence > row.progress_sequence:
+        return replace(
+            row, current_block=event.data.current_block, progress_sequence=event.data.sequence
+        )
+    return None
 
 
 def fold_job(stored: JobRow | None, items: Sequence[Decoded]) -> JobFold:

@@ -11,7 +11,8 @@ STAGING_TABLES = {
     "stage_backfill_jobs": (
         "job_id uuid, job_type text, start_block bigint, end_block bigint, current_block bigint,"
         " status text, error_message text, created_by text, sequence bigint,"
-        " created_at timestamptz, updated_at timestamptz, completed_at timestamptz"
+        " progress_sequence bigint, created_at timestamptz, updated_at timestamptz,"
+        " completed_at timestamptz"
     ),
     "stage_insight_feedback": (
         "insight_id text, user_id text, rating smallint, comment text, flags text[],"

@@ -1,0 +1,470 @@
+"""``utxoiq dlq``: inspect, export, redrive and discard dead letters.
+
+Reads come from the ``dead_letters`` table (and, when asked, the dead-letter topics,
+read without a consumer group); nothing here moves a consumer position.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import asyncpg
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from consumer.cli.common import load_settings, run
+from consumer.cli.errors import EXIT_USAGE, fail
+from consumer.coordinates import Record, RecordId
+from consumer.db.pool import create_pool
+from consumer.ops.arguments import parse_record_id, parse_when
+from consumer.ops.dlq import (
+    DeadLetterFilter,
+    DeadLetterRow,
+    StatsRow,
+    dead_letter_stats,
+    discard,
+    get_dead_letter,
+    iter_dead_letters,
+    list_dead_letters,
+)
+from consumer.ops.dlq_topic import read_record, read_topic, record_to_json
+from consumer.ops.errors import OperationRefused
+from consumer.ops.redrive import (
+    DEFAULT_MAX_REDRIVES,
+    RedriveReport,
+    redrive,
+    redrive_to_topic,
+)
+from consumer.ops.render import escape_text, render_bytes
+from consumer.settings import Settings
+from schemas.topics import DLQ_SUFFIX, dlq_topic
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Dead letters: stats, list, show, export, redrive, discard.", no_args_is_help=True
+)
+
+TOPIC = typer.Option(None, "--topic", help="Source topic.")
+STAGE = typer.Option(None, "--stage", help="decode, validate or apply.")
+ERROR_CLASS = typer.Option(None, "--error-class", help="e.g. UnknownJob, MalformedJson.")
+STATUS = typer.Option(None, "--status", help="pending, redriven or discarded.")
+SINCE = typer.Option(None, "--since", metavar="T", help="Failed at or after T (ISO, or 2h).")
+UNTIL = typer.Option(None, "--until", metavar="T", help="Failed before T (ISO, or 2h).")
+KEY = typer.Option(None, "--key", help="Record key (UTF-8).")
+LIMIT = typer.Option(None, "--limit", metavar="N", help="At most N records.")
+IDS = typer.Argument(None, metavar="[TOPIC:PARTITION:OFFSET]...", help="Only these records.")
+DRY_RUN = typer.Option(True, "--dry-run/--execute", help="Forecast (default), or act.")
+JSON = typer.Option(False, "--json", help="JSON instead of a table.")
+
+
+def _when(option: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_when(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", EXIT_USAGE)
+
+
+def _record_id(text: str) -> RecordId:
+    try:
+        return parse_record_id(text)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def selection(
+    topic: str | None = None,
+    stage: str | None = None,
+    error_class: str | None = None,
+    status: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    key: str | None = None,
+    limit: int | None = None,
+    ids: list[str] | None = None,
+) -> DeadLetterFilter:
+    """The filter the options describe; a bad value ends the command with one line."""
+    try:
+        return DeadLetterFilter(
+            topic=topic,
+            stage=stage,
+            error_class=error_class,
+            status=status,
+            since=_when("--since", since),
+            until=_when("--until", until),
+            key=None if key is None else key.encode(),
+            limit=limit,
+            ids=tuple(dict.fromkeys(_record_id(text) for text in ids or ())),
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def guarded(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run; a refusal or a database error becomes one line and a non-zero exit."""
+    try:
+        return run(coroutine)
+    except OperationRefused as exc:
+        fail(str(exc))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        fail(f"PostgreSQL: {type(exc).__name__}: {escape_text(str(exc))}")
+
+
+@contextlib.asynccontextmanager
+async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    pool = await create_pool(settings.database, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            yield conn
+    finally:
+        await pool.close()
+
+
+def _console() -> Console:
+    return Console(highlight=False, markup=False, emoji=False)
+
+
+def _echo_json(value: Any) -> None:
+    typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+def _short(value: bytes | str | None, width: int) -> str:
+    """One escaped line of at most ``width`` characters."""
+    if isinstance(value, str):
+        text = escape_text(value)
+    else:
+        text = render_bytes(value, keep_layout=False).text
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- stats and list --------------------------------------------------------------
+
+
+@app.command()
+def stats(
+    topic: str | None = TOPIC,
+    stage: str | None = STAGE,
+    error_class: str | None = ERROR_CLASS,
+    status: str | None = STATUS,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    as_json: bool = JSON,
+) -> None:
+    """Counts per source topic, stage, error class and status."""
+    chosen = selection(topic, stage, error_class, status, since, until)
+    rows = guarded(_stats(load_settings(), chosen))
+    if as_json:
+        _echo_json([_stats_json(row) for row in rows])
+        return
+    table = Table(title="dead letters", title_justify="left")
+    for name in ("topic", "stage", "error class", "status", "count", "first", "last"):
+        table.add_column(name, justify="right" if name == "count" else "left")
+    for r in rows:
+        first, last = (f"{t:%Y-%m-%d %H:%M:%S}" for t in (r.first_failed_at, r.last_failed_at))
+        table.add_row(
+            r.topic, r.stage, _short(r.error_class, 40), r.status, str(r.count), first, last
+        )
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r.status] = totals.get(r.status, 0) + r.count
+    summary = ", ".join(f"{s}: {n}" for s, n in sorted(totals.items())) or "none"
+    console = _console()
+    console.print(table)
+    console.print(f"total {sum(totals.values())} ({summary})")
+
+
+def _stats_json(row: StatsRow) -> dict[str, Any]:
+    return {
+        "topic": row.topic,
+        "stage": row.stage,
+        "error_class": row.error_class,
+        "status": row.status,
+        "count": row.count,
+        "first_failed_at": row.first_failed_at.isoformat(),
+        "last_failed_at": row.last_failed_at.isoformat(),
+    }
+
+
+async def _stats(settings: Settings, chosen: DeadLetterFilter) -> list[StatsRow]:
+    async with connection(settings) as conn:
+        return await dead_letter_stats(conn, chosen)
+
+
+@app.command("list")
+def list_(
+    topic: str | None = TOPIC,
+    stage: str | None = STAGE,
+    error_class: str | None = ERROR_CLASS,
+    status: str | None = STATUS,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    key: str | None = KEY,
+    limit: int = typer.Option(50, "--limit", metavar="N", help="At most N records."),
+    as_json: bool = JSON,
+) -> None:
+    """Dead letters, newest first: a table, or --json (values in base64)."""
+    chosen = selection(topic, stage, error_class, status, since, until, key, limit)
+    rows = guarded(_list(load_settings(), chosen))
+    if as_json:
+        _echo_json([row.to_json() for row in rows])
+        return
+    table = Table(title=f"dead letters ({len(rows)} shown)", title_justify="left")
+    for name in ("record", "failed at", "stage", "error class", "status", "tries", "key"):
+        table.add_column(name, justify="right" if name == "tries" else "left")
+    table.add_column("message", overflow="fold")
+    for row in rows:
+        table.add_row(
+            _short(str(row.id), 60),
+            f"{row.failed_at:%Y-%m-%d %H:%M:%S}",
+            row.stage,
+            _short(row.error_class, 30),
+            row.status,
+            str(row.attempts),
+            _short(row.key, 24),
+            _short(row.error_message, 80),
+        )
+    _console().print(table)
+
+
+async def _list(settings: Settings, chosen: DeadLetterFilter) -> list[DeadLetterRow]:
+    async with connection(settings) as conn:
+        return await list_dead_letters(conn, chosen)
+
+
+# -- show ------------------------------------------------------------------------
+
+
+@app.command()
+def show(
+    record: str = typer.Argument(..., metavar="TOPIC:PARTITION:OFFSET", help="Source record."),
+    from_topic: bool = typer.Option(
+        False, "--from-topic", help="Read the record's bytes from the dead-letter topic."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """One dead letter: every header, and the value pretty-printed or safely escaped.
+
+    A JSON value is pretty-printed; anything else is shown escaped. With a dead-letter
+    topic's coordinates (TOPIC ending in .dlq) the record is read from that topic.
+    """
+    wanted = _record_id(record)
+    row, found = guarded(_show(load_settings(), wanted, from_topic))
+    if as_json:
+        _echo_json({**(row.to_json() if row else {}), **(record_to_json(found) if found else {})})
+        return
+    if row is not None:
+        _print_row(row)
+    shown = found or (row.record() if row else None)
+    if shown is not None:
+        _print_record(shown, "dead-letter topic record" if found else "original record")
+
+
+async def _show(
+    settings: Settings, wanted: RecordId, from_topic: bool
+) -> tuple[DeadLetterRow | None, Record | None]:
+    if wanted.topic.endswith(DLQ_SUFFIX):
+        return None, await read_record(settings, wanted)
+    async with connection(settings) as conn:
+        row = await get_dead_letter(conn, wanted)
+    if not from_topic:
+        return row, None
+    if row.dlq_partition is None or row.dlq_offset is None:
+        raise OperationRefused(f"dead letter {wanted} has no dead-letter topic coordinates")
+    place = RecordId(dlq_topic(wanted.topic), row.dlq_partition, row.dlq_offset)
+    return row, await read_record(settings, place)
+
+
+def _print_row(row: DeadLetterRow) -> None:
+    lines = [
+        f"dead letter {row.id}",
+        f"  status      {row.status}"
+        + (f" ({row.status_reason})" if row.status_reason else "")
+        + f", attempts {row.attempts}, redriven {row.redrive_count} time(s) to the topic",
+        f"  stage       {row.stage}",
+        f"  error       {row.error_class}: {row.error_message}",
+        f"  failed at   {row.failed_at.isoformat()}",
+        f"  group       {row.consumer_group}",
+    ]
+    if row.event_type or row.event_id:
+        lines.append(f"  event       {row.event_type or '-'} {row.event_id or '-'}")
+    if row.dlq_partition is not None:
+        lines.append(
+            f"  in topic    {dlq_topic(row.id.topic)}:{row.dlq_partition}:{row.dlq_offset}"
+        )
+    typer.echo("\n".join(escape_text(line) for line in lines))
+
+
+def _print_record(record: Record, title: str) -> None:
+    key = render_bytes(record.key, keep_layout=False)
+    value = render_bytes(record.value)
+    lines = [
+        f"{title} {escape_text(str(record.id))}",
+        f"key ({key.kind}): {key.text}",
+        f"headers ({len(record.headers)}):",
+        *(
+            f"  {escape_text(name)}: {render_bytes(v, keep_layout=False).text}"
+            for name, v in record.headers
+        ),
+        f"value ({value.kind}, {len(record.value or b'')} bytes):",
+        value.text,
+    ]
+    typer.echo("\n".join(lines))
+
+
+# -- export ----------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    topic: str | None = TOPIC,
+    stage: str | None = STAGE,
+    error_class: str | None = ERROR_CLASS,
+    status: str | None = STATUS,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    key: str | None = KEY,
+    limit: int | None = LIMIT,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="NDJSON file to write (default: standard output)."
+    ),
+    from_topic: bool = typer.Option(
+        False, "--from-topic", help="Read <topic>.dlq itself (needs --topic; --limit applies)."
+    ),
+) -> None:
+    """NDJSON, one dead letter per line, keys, values and headers in base64."""
+    chosen = selection(topic, stage, error_class, status, since, until, key, limit)
+    if from_topic and (topic is None or any((stage, error_class, status, since, until, key))):
+        fail("--from-topic needs --topic and takes only --limit besides", EXIT_USAGE)
+    with _output(output) as stream:
+        count = guarded(_export(load_settings(), chosen, from_topic, stream))
+    typer.echo(f"exported {count} dead letter(s)", err=True)
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        stream = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
+    with stream:
+        yield stream
+
+
+async def _export(
+    settings: Settings, chosen: DeadLetterFilter, from_topic: bool, stream: IO[str]
+) -> int:
+    count = 0
+    if from_topic:
+        assert chosen.topic is not None
+        async for record in read_topic(settings, dlq_topic(chosen.topic)):
+            stream.write(orjson.dumps(record_to_json(record)).decode() + "\n")
+            count += 1
+            if chosen.limit and count >= chosen.limit:
+                break
+        return count
+    async with connection(settings) as conn:
+        async for row in iter_dead_letters(conn, chosen):
+            stream.write(orjson.dumps(row.to_json()).decode() + "\n")
+            count += 1
+    return count
+
+
+# -- redrive and discard ---------------------------------------------------------
+
+
+@app.command("redrive")
+def redrive_(
+    ids: list[str] | None = IDS,
+    topic: str | None = TOPIC,
+    stage: str | None = STAGE,
+    error_class: str | None = ERROR_CLASS,
+    status: str | None = STATUS,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    key: str | None = KEY,
+    limit: int | None = LIMIT,
+    dry_run: bool = DRY_RUN,
+    to_topic: bool = typer.Option(
+        False, "--to-topic", help="Republish to the source topic instead (all its groups see it)."
+    ),
+    max_redrives: int = typer.Option(
+        DEFAULT_MAX_REDRIVES, "--max-redrives", metavar="N", help="--to-topic: refuse past N."
+    ),
+) -> None:
+    """Apply pending dead letters again, straight into PostgreSQL.
+
+    They go through the consumer's own decode and write path; other subscribers of the
+    source topic see nothing, and no consumer position moves. Records that apply become
+    redriven; records that still fail stay pending with one more attempt.
+    """
+    chosen = selection(topic, stage, error_class, status, since, until, key, limit, ids)
+    if max_redrives < 1:
+        fail(f"--max-redrives must be at least 1, got {max_redrives}", EXIT_USAGE)
+    settings = load_settings()
+    if to_topic:
+        report = guarded(
+            redrive_to_topic(settings, chosen, execute=not dry_run, max_redrives=max_redrives)
+        )
+    else:
+        report = guarded(redrive(settings, chosen, execute=not dry_run))
+    _print_redrive(report, to_topic)
+
+
+def _print_redrive(report: RedriveReport, to_topic: bool) -> None:
+    verb = "republished" if to_topic else "applied"
+    parts = [
+        f"selected: {report.selected}",
+        f"{verb}: {report.applied}",
+        *([] if to_topic else [f"superseded: {report.superseded}"]),
+        *([] if to_topic else [f"still failing: {report.still_failing}"]),
+        f"skipped (not pending): {report.skipped}",
+        *([f"refused (redriven too often): {report.refused}"] if to_topic else []),
+    ]
+    typer.echo(("" if report.executed else "dry run: ") + ", ".join(parts))
+    for record, error_class, message in report.failures:
+        typer.echo(escape_text(f"  still failing {record}: {error_class}: {message}"))
+    if not report.executed:
+        typer.echo("nothing changed (add --execute to act)")
+
+
+@app.command("discard")
+def discard_(
+    ids: list[str] | None = IDS,
+    reason: str = typer.Option(..., "--reason", help="Why (stored with each record)."),
+    topic: str | None = TOPIC,
+    stage: str | None = STAGE,
+    error_class: str | None = ERROR_CLASS,
+    status: str | None = STATUS,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
+    key: str | None = KEY,
+    limit: int | None = LIMIT,
+    dry_run: bool = DRY_RUN,
+) -> None:
+    """Mark pending dead letters discarded, with a reason, so stats show what is left."""
+    chosen = selection(topic, stage, error_class, status, since, until, key, limit, ids)
+    report = guarded(_discard(load_settings(), chosen, reason, not dry_run))
+    prefix = "" if report.executed else "dry run: "
+    typer.echo(
+        f"{prefix}selected: {report.selected}, discarded: {report.discarded}, "
+        f"skipped (not pending): {report.skipped}"
+    )
+    if not report.executed:
+        typer.echo("nothing changed (add --execute to act)")
+
+
+async def _discard(settings: Settings, chosen: DeadLetterFilter, reason: str, execute: bool) -> Any:
+    async with connection(settings) as conn:
+        return await discard(conn, chosen, reason, execute=execute)

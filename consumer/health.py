@@ -1,0 +1,154 @@
+"""Liveness, readiness and consumer lag of a running service.
+
+Liveness asks whether each pipeline's loop still turns and makes progress: a loop that
+has not come round for a while, or a consumer with assigned, unpaused partitions and
+records waiting that has committed nothing for a while, is stuck. An unreachable
+database or broker is not a liveness failure (the loop keeps turning while it retries);
+it makes the process unready instead, so replicas are not all restarted at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import TopicPartition as KafkaTopicPartition
+
+if TYPE_CHECKING:
+    from consumer.runner import PipelineRunner
+    from consumer.service import IngestService
+    from consumer.telemetry import Telemetry
+
+
+@dataclass(slots=True)
+class Verdict:
+    """A probe's answer: healthy or not, with the reason per pipeline."""
+
+    ok: bool = True
+    checks: dict[str, str] = field(default_factory=dict)
+
+    def fail(self, name: str, reason: str) -> None:
+        self.ok = False
+        self.checks[name] = reason
+
+    def pass_(self, name: str, note: str = "ok") -> None:
+        self.checks.setdefault(name, note)
+
+
+def partition_lag(runner: PipelineRunner) -> dict[int, int]:
+    """High watermark minus stored position, for assigned partitions whose both are known."""
+    consumer = runner._consumer
+    if consumer is None:
+        return {}
+    lags = {}
+    for tp, position in list(runner.positions.items()):
+        if position is None:
+            continue
+        high = consumer.highwater(KafkaTopicPartition(tp.topic, tp.partition))
+        if high is not None:
+            lags[tp.partition] = max(high - position, 0)
+    return lags
+
+
+def update_lag(service: IngestService, telemetry: Telemetry, shown: set[tuple[str, ...]]) -> None:
+    """Set the lag gauge per partition; drop the series of partitions no longer held."""
+    current: set[tuple[str, ...]] = set()
+    for runner in service.runners:
+        name, topic = runner.pipeline.name, runner.pipeline.topic
+        for partition, lag in partition_lag(runner).items():
+            labels: tuple[str, ...] = (name, topic, str(partition))
+            telemetry.lag.labels(*labels).set(lag)
+            current.add(labels)
+    for labels in shown - current:
+        telemetry.lag.remove(*labels)
+    shown.clear()
+    shown.update(current)
+
+
+def _waiting_partitions(runner: PipelineRunner) -> list[int]:
+    """Partitions assigned, unpaused and behind their high watermark."""
+    consumer = runner._consumer
+    if consumer is None or runner.unpositioned or runner.breaker_open:
+        return []
+    paused = consumer.paused()
+    topic = runner.pipeline.topic
+    return sorted(
+        partition
+        for partition, lag in partition_lag(runner).items()
+        if lag > 0 and KafkaTopicPartition(topic, partition) not in paused
+    )
+
+
+def _stuck_reason(runner: PipelineRunner, stall_s: float, now: float) -> str | None:
+    silent = now - runner.loop_heartbeat
+    if silent > stall_s:
+        return f"consume loop silent for {silent:.0f}s"
+    if now - runner.last_progress <= stall_s:
+        return None
+    waiting = _waiting_partitions(runner)
+    if not waiting:
+        return None
+    return f"records waiting on partitions {waiting}, nothing committed for {stall_s:g}s"
+
+
+def liveness(service: IngestService) -> Verdict:
+    """Alive while every pipeline's loop turns and, when records wait, commits some."""
+    verdict = Verdict()
+    stall_s = service.settings.ingest.health_stall_s
+    now = time.monotonic()
+    for runner in service.runners:
+        reason = _stuck_reason(runner, stall_s, now)
+        if reason is None:
+            verdict.pass_(runner.pipeline.name)
+        else:
+            verdict.fail(runner.pipeline.name, reason)
+    if not service.runners:
+        verdict.pass_("service", "starting")
+    return verdict
+
+
+def _assignment_reason(runner: PipelineRunner) -> str | None:
+    consumer = runner._consumer
+    if consumer is None:
+        return "consumer not started"
+    if not consumer.assignment():
+        return "no partitions assigned"
+    if runner.unpositioned:
+        return "partitions not yet positioned from PostgreSQL"
+    return None
+
+
+async def database_reason(pool: Any, timeout_s: float) -> str | None:
+    """None when ``select 1`` answers within ``timeout_s``, else why not."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with pool.acquire() as conn:
+                await conn.fetchval("select 1")
+    except TimeoutError:
+        return f"database did not answer within {timeout_s:g}s"
+    except Exception as exc:
+        return f"database unreachable: {type(exc).__name__}"
+    return None
+
+
+async def readiness(service: IngestService) -> Verdict:
+    """Ready when every pipeline holds positioned partitions and the database answers."""
+    verdict = Verdict()
+    if not service.runners:
+        verdict.fail("service", "starting")
+        return verdict
+    for runner in service.runners:
+        reason = _assignment_reason(runner)
+        if reason is None:
+            verdict.pass_(runner.pipeline.name)
+        else:
+            verdict.fail(runner.pipeline.name, reason)
+    timeout_s = service.settings.ingest.ready_db_timeout_s
+    reason = await database_reason(service.runners[0].pool, timeout_s)
+    if reason is None:
+        verdict.pass_("database")
+    else:
+        verdict.fail("database", reason)
+    return verdict

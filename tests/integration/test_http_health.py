@@ -1,0 +1,171 @@
+"""The operations endpoint: metrics that match the database, probes that follow reality."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+from consumer.settings import DatabaseSettings, Settings
+from schemas.topics import Stream
+from tests.conftest import Publish
+from tests.support.events import metric
+from tests.support.running import running_service
+from tests.support.waiting import wait_until
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def http_get(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(), timeout=10)
+    finally:
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def samples(text: str, name: str, **labels: str) -> list[float]:
+    return [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    ]
+
+
+class TcpProxy:
+    """A loopback TCP forwarder whose listener and open connections can be cut and restored."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._writers.discard(sink)
+            sink.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def proxied(database_url: str) -> AsyncIterator[tuple[TcpProxy, str]]:
+    parts = urlsplit(database_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await proxy.open()
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = f"{netloc[0]}@" if len(netloc) == 2 else ""
+    url = urlunsplit((parts.scheme, f"{userinfo}127.0.0.1:{proxy.port}", *parts[2:]))
+    try:
+        yield proxy, url
+    finally:
+        if proxy.listening:
+            await proxy.cut()
+
+
+async def test_metrics_match_what_was_applied_and_dead_lettered(
+    make_settings: Callable[..., Settings], clean_db: asyncpg.Pool, publish: Publish
+) -> None:
+    """During a run, /metrics counts exactly the rows applied and the records dead-lettered."""
+    port = free_port()
+    settings = make_settings(http_port=port, http_host="127.0.0.1")
+    good = [metric("api", "latency", float(i)) for i in range(300)]
+    bad_json = [b"{not json"] * 4
+    invalid = [{**metric("api", "latency", 1.0), "data": {"service_name": "api"}}] * 3
+    async with running_service(settings, [Stream.METRICS]):
+        await publish(settings.topics.metrics, [*good, *bad_json, *invalid])
+
+        async def scraped() -> str | None:
+            status, body = await http_get(port, "/metrics")
+            text = body.decode()
+            labels = {"pipeline": "metrics", "topic": settings.topics.metrics}
+            inserted = samples(text, "utxoiq_records_total", outcome="inserted", **labels)
+            dead = samples(text, "utxoiq_records_total", outcome="dead_lettered", **labels)
+            return text if status == 200 and inserted == [300.0] and dead == [7.0] else None
+
+        text = await wait_until(scraped, within=60, what="counters for 300 applied, 7 dead")
+        assert samples(text, "utxoiq_dead_letters_total", stage="decode") == [4.0]
+        assert samples(text, "utxoiq_dead_letters_total", stage="validate") == [3.0]
+        assert await clean_db.fetchval("SELECT count(*) FROM system_metrics") == 300
+        assert await clean_db.fetchval("SELECT count(*) FROM dead_letters") == 7
+        lags = samples(text, "utxoiq_consumer_lag_records", pipeline="metrics")
+        assert lags
+        assert sum(lags) == 0
+        assert samples(text, "utxoiq_batch_records_count", pipeline="metrics")
+        for path in ("/healthz", "/readyz"):
+            status, body = await http_get(port, path)
+            assert (status, orjson.loads(body)["status"]) == (200, "ok")
+        assert (await http_get(port, "/nothing"))[0] == 404
+
+
+async def test_readyz_follows_database_reachability(
+    make_settings: Callable[..., Settings], clean_db: asyncpg.Pool
+) -> None:
+    """/readyz turns 503 while PostgreSQL is cut off and 200 again after; /healthz stays 200."""
+    port = free_port()
+    base = make_settings(http_port=port, http_host="127.0.0.1", ready_db_timeout_s=1.0)
+    async with proxied(base.database.url.get_secret_value()) as (proxy, url):
+        settings = Settings(base.kafka, DatabaseSettings(url=url), base.topics, base.ingest)
+        async with running_service(settings, [Stream.JOBS]):
+
+            async def ready_is(code: int) -> bool:
+                return (await http_get(port, "/readyz"))[0] == code
+
+            await wait_until(lambda: ready_is(200), within=30, what="ready")
+            await proxy.cut()
+            await wait_until(lambda: ready_is(503), within=30, what="unready while cut")
+            _, body = await http_get(port, "/readyz")
+            assert orjson.loads(body)["checks"]["database"].startswith("database")
+            assert (await http_get(port, "/healthz"))[0] == 200
+            await proxy.open()
+            await wait_until(lambda: ready_is(200), within=30, what="ready again")

@@ -1,0 +1,163 @@
+"""Pure stages: reduce, batching limits, backoff, breaker, dead-letter headers, errors."""
+
+from __future__ import annotations
+
+import random
+
+import asyncpg
+import pytest
+
+from consumer.backoff import backoff_delay
+from consumer.batching import Batch, BatchLimits
+from consumer.breaker import DeadLetterBreaker
+from consumer.coordinates import RecordId, TopicPartition
+from consumer.deadletters import dead_letter_headers, decode_headers, encode_headers
+from consumer.decoding import decode_records
+from consumer.errors import (
+    DatabaseContention,
+    DatabaseUnavailable,
+    classify,
+    is_data_error,
+    one_line,
+)
+from consumer.outcomes import DeadLetter
+from consumer.writers.feedback import entity, precedence
+from consumer.writers.reduce import reduce_by_key
+from schemas import CONTRACTS, Stream
+from tests.support import events as ev
+from tests.unit.helpers import decoded, record
+
+
+def test_feedback_reduce_keeps_the_newest_and_breaks_ties_by_event_id() -> None:
+    older = ev.feedback("i", "u", 1, at=ev.at(0))
+    newer = ev.feedback("i", "u", 5, at=ev.at(10))
+    tie_a = ev.envelope(
+        newer["type"],
+        {**newer["data"], "rating": 2},
+        at=ev.at(10),
+        event_id="00000000-0000-4000-8000-000000000001",
+    )
+    tie_b = ev.envelope(
+        newer["type"],
+        {**newer["data"], "rating": 3},
+        at=ev.at(10),
+        event_id="ffffffff-0000-4000-8000-000000000001",
+    )
+    winners, losers = reduce_by_key(decoded([newer, older, tie_b, tie_a]), entity, precedence)
+    assert [w.event.data.rating for w in winners] == [3]
+    assert len(losers) == 3
+
+
+def test_batch_flushes_on_records_bytes_or_age() -> None:
+    r = record(ev.metric("a", "b", 1.0))
+    by_count = Batch(BatchLimits(2, 10**9, 60))
+    by_count.add(r, now=0)
+    assert not by_count.is_full(now=0)
+    by_count.add(r, now=0)
+    assert by_count.is_full(now=0)
+    by_bytes = Batch(BatchLimits(100, r.size, 60))
+    by_bytes.add(r, now=0)
+    assert by_bytes.is_full(now=0)
+    by_age = Batch(BatchLimits(100, 10**9, 0.5))
+    by_age.add(r, now=0)
+    assert not by_age.is_full(now=0.4) and by_age.is_full(now=0.5)
+
+
+def test_next_positions_are_one_past_the_last_offset_per_partition() -> None:
+    batch = Batch(BatchLimits(10, 10**9, 1))
+    for offset, partition in [(5, 0), (6, 0), (9, 1)]:
+        batch.add(record(b"x", offset=offset, partition=partition))
+    assert batch.next_positions() == {TopicPartition("t", 0): 7, TopicPartition("t", 1): 10}
+
+
+def test_backoff_grows_to_a_cap_with_jitter() -> None:
+    rng = random.Random(1)
+    delays = [backoff_delay(n, 0.1, 2.0, rng) for n in range(1, 12)]
+    assert 0.05 <= delays[0] <= 0.1
+    assert all(1.0 <= d <= 2.0 for d in delays[6:])
+    assert len({round(d, 6) for d in delays[6:]}) > 1
+    with pytest.raises(ValueError, match="attempt"):
+        backoff_delay(0, 0.1, 1.0)
+
+
+def test_breaker_trips_only_when_most_of_a_full_window_is_dead() -> None:
+    breaker = DeadLetterBreaker(window=10, threshold=0.5)
+    assert not breaker.would_trip([True] * 9)  # window not full yet
+    breaker.record([False] * 10)
+    assert not breaker.would_trip([True] * 5)  # exactly half is not "most"
+    assert breaker.would_trip([True] * 6)
+    breaker.record([True] * 5)
+    assert breaker.share == 0.5
+    assert breaker.would_trip([True])
+
+
+def test_one_percent_poison_never_trips_the_default_breaker() -> None:
+    breaker = DeadLetterBreaker(window=1000, threshold=0.5)
+    flags = [i % 100 == 0 for i in range(20_000)]
+    for start in range(0, len(flags), 500):
+        chunk = flags[start : start + 500]
+        assert not breaker.would_trip(chunk)
+        breaker.record(chunk)
+
+
+def test_dead_letter_headers_keep_originals_and_add_the_contract_names() -> None:
+    original = record(
+        b"\xff not json",
+        offset=42,
+        partition=3,
+        topic="src",
+        headers=(("trace", b"abc"), ("dlq.redrive.count", b"2"), ("dlq.error.stage", b"old")),
+    )
+    dead = DeadLetter(original, "decode", "MalformedJson", "bad\nbytes")
+    headers = dict(dead_letter_headers(dead, "grp", ev.at(0)))
+    assert headers["trace"] == b"abc"
+    assert headers["dlq.original.topic"] == b"src"
+    assert headers["dlq.original.partition"] == b"3"
+    assert headers["dlq.original.offset"] == b"42"
+    assert headers["dlq.original.timestamp"] == b"1700000000000"
+    assert headers["dlq.error.stage"] == b"decode"
+    assert headers["dlq.error.class"] == b"MalformedJson"
+    assert headers["dlq.error.message"] == b"bad bytes"
+    assert headers["dlq.consumer.group"] == b"grp"
+    assert headers["dlq.failed.at"] == b"2026-11-01T00:00:00.000Z"
+    assert headers["dlq.redrive.count"] == b"2"
+    names = [n for n, _ in dead_letter_headers(dead, "grp", ev.at(0))]
+    assert names.count("dlq.error.stage") == 1
+
+
+def test_headers_survive_the_json_column_byte_for_byte() -> None:
+    headers = (("a", b"\x00\xff"), ("b", b""))
+    assert decode_headers(encode_headers(headers)) == headers
+
+
+def test_decode_stage_splits_good_records_from_dead_letters() -> None:
+    records = [
+        record(ev.metric("a", "b", 1.0), 0),
+        record(b"{", 1),
+        record(ev.feedback("i", "u", 3), 2),
+    ]
+    good, dead = decode_records(records, CONTRACTS[Stream.METRICS].adapter, 10_000)
+    assert [g.record.id.offset for g in good] == [0]
+    assert [(d.record.id.offset, d.stage) for d in dead] == [(1, "decode"), (2, "validate")]
+
+
+def test_driver_errors_map_onto_the_tree() -> None:
+    deadlock = asyncpg.DeadlockDetectedError("deadlock")
+    assert isinstance(classify(deadlock), DatabaseContention)
+    assert classify(deadlock).retriable
+    assert isinstance(classify(ConnectionRefusedError()), DatabaseUnavailable)
+    assert isinstance(classify(asyncpg.CannotConnectNowError("starting")), DatabaseUnavailable)
+    assert is_data_error(asyncpg.CheckViolationError("check"))
+    assert is_data_error(asyncpg.CharacterNotInRepertoireError("nul"))
+    assert not is_data_error(deadlock)
+
+
+def test_messages_are_one_bounded_line() -> None:
+    text = one_line("a\n" * 1000, limit=50)
+    assert "\n" not in text and len(text) == 50
+
+
+def test_record_ids_parse_topics_with_colons() -> None:
+    assert RecordId.parse("a:b:2:10") == RecordId("a:b", 2, 10)
+    with pytest.raises(ValueError, match="invalid literal"):
+        RecordId.parse("topic:x:1")
