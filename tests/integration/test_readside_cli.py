@@ -54,9 +54,11 @@ async def test_query_commands_print_json_tables_and_one_line_errors(
 
     missing = _query(settings, "job", str(uuid.uuid4()))
     assert missing.returncode == 1
-    assert missing.stderr.count("\n") == 1 and "no backfill job" in missing.stderr
+    assert missing.stderr.count("\n") == 1
+    assert "no backfill job" in missing.stderr
 
     naive = _query(settings, "metrics", "api", "latency", "--start", "2026-01-01T00:00",
                    "--end", "2026-01-02T00:00Z")  # fmt: skip
     assert naive.returncode == 2
-    assert naive.stderr.count("\n") == 1 and "time zone" in naive.stderr
+    assert naive.stderr.count("\n") == 1
+    assert "time zone" in naive.stderr
