@@ -7,7 +7,6 @@ size, waits and statement timeout come from ``ReadSideSettings``. Call
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -20,8 +19,9 @@ _engines: dict[tuple[str, str], AsyncEngine] = {}
 
 
 def connect_args(database: DatabaseSettings, read: ReadSideSettings) -> dict[str, Any]:
-    """asyncpg connection options: connect timeout, statement timeout, TLS."""
-    options: dict[str, Any] = {
+    """asyncpg connection options: connect timeout, statement timeout, TLS as configured."""
+    return {
+        **database.sqlalchemy_connect_args(),
         "timeout": read.connect_timeout_s,
         "server_settings": {
             "application_name": APPLICATION_NAME,
@@ -29,9 +29,6 @@ def connect_args(database: DatabaseSettings, read: ReadSideSettings) -> dict[str
             "timezone": "UTC",
         },
     }
-    if database.ssl_ca_file is not None:
-        options["ssl"] = ssl.create_default_context(cafile=database.ssl_ca_file)
-    return options
 
 
 def create_engine(database: DatabaseSettings, read: ReadSideSettings) -> AsyncEngine:
@@ -50,7 +47,7 @@ def create_engine(database: DatabaseSettings, read: ReadSideSettings) -> AsyncEn
 
 def shared_engine(database: DatabaseSettings, read: ReadSideSettings) -> AsyncEngine:
     """The process's engine for this database and pool configuration, made on first use."""
-    key = (database.sqlalchemy_url, f"{database.ssl_ca_file}|{read.model_dump_json()}")
+    key = (database.sqlalchemy_url, f"{database.ca_file}|{read.model_dump_json()}")
     engine = _engines.get(key)
     if engine is None:
         engine = _engines[key] = create_engine(database, read)
