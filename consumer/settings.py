@@ -410,3 +410,5 @@ class ReadSideSettings(BaseSettings):
     pool_recycle_s: float = Field(default=1_800.0, gt=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     statement_timeout_ms: int = Field(default=15_000, ge=0)
+    parallel_workers: int = Field(default=0, ge=0, le=64)
+    """Workers a read may use (``max_parallel_workers_per_gather``); its queries are small."""

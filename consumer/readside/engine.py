@@ -26,6 +26,7 @@ def connect_args(database: DatabaseSettings, read: ReadSideSettings) -> dict[str
         "server_settings": {
             "application_name": APPLICATION_NAME,
             "statement_timeout": str(read.statement_timeout_ms),
+            "max_parallel_workers_per_gather": str(read.parallel_workers),
             "timezone": "UTC",
         },
     }

@@ -27,6 +27,7 @@ def test_sessions_carry_the_statement_timeout_utc_and_a_name() -> None:
     assert options["server_settings"] == {
         "application_name": "utxoiq-read",
         "statement_timeout": "2500",
+        "max_parallel_workers_per_gather": "0",
         "timezone": "UTC",
     }
 
