@@ -69,14 +69,14 @@ class ConsumerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ConsumerProcess:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "consumer.cli.main", "consume", *self.args],
-            env=self.env,
-            cwd=REPO,
-            stdout=log,
-            stderr=log,
-        )
+        with open(self.log_path or os.devnull, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "consumer.cli.main", "consume", *self.args],
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=log,
+            )
         return self
 
     def kill(self) -> None:
