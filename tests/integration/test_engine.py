@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumer.settings import Settings
 from schemas.topics import Stream
@@ -17,6 +17,7 @@ from tests.support.drain import wait_drained
 from tests.support.model import assert_tables_match
 from tests.support.running import running_service
 from tests.support.streams import mixed_stream
+from tests.support.waiting import wait_until
 
 
 async def _publish_stream(publish: Publish, settings: Settings, stream: Any) -> None:
@@ -177,3 +178,37 @@ async def test_poison_records_are_dead_lettered_and_good_ones_applied(
             assert headers["dlq.consumer.group"].startswith(settings.ingest.group_prefix)
             assert headers["dlq.redrive.count"] == "0"
             assert {"dlq.error.message", "dlq.failed.at", "dlq.original.timestamp"} <= set(headers)
+
+
+async def test_records_of_aborted_producer_transactions_are_never_applied(
+    settings: Settings, clean_db: asyncpg.Pool
+) -> None:
+    """With read-committed isolation, events from an aborted Kafka transaction never reach
+    PostgreSQL, while those of a committed transaction do."""
+    aborted = [ev.metric("tx", "cpu", float(i)) for i in range(10)]
+    committed = [ev.metric("tx", "cpu", float(i)) for i in range(5)]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        transactional_id=f"tx-{uuid.uuid4().hex[:8]}",
+        enable_idempotence=True,
+    )
+    async with running_service(settings, [Stream.METRICS]):
+        await producer.start()
+        try:
+            await producer.begin_transaction()
+            for event in aborted:
+                await producer.send(settings.topics.metrics, ev.to_bytes(event), key=b"tx")
+            await producer.flush()
+            await producer.abort_transaction()
+            async with producer.transaction():
+                for event in committed:
+                    await producer.send(settings.topics.metrics, ev.to_bytes(event), key=b"tx")
+        finally:
+            await producer.stop()
+
+        async def applied() -> int:
+            return int(await clean_db.fetchval("SELECT count(*) FROM system_metrics") == 5)
+
+        await wait_until(applied, within=60, what="the committed events")
+    ids = {str(r["event_id"]) for r in await clean_db.fetch("SELECT event_id FROM system_metrics")}
+    assert ids == {e["id"] for e in committed}

@@ -1,0 +1,93 @@
+"""Migrations: upgrade, downgrade and upgrade again, and the result matches the models."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from consumer.db.migrate import downgrade, head_revision, upgrade
+from consumer.db.tables import metadata
+from consumer.settings import DatabaseSettings
+
+
+@pytest.fixture
+async def scratch_database(database_settings: DatabaseSettings) -> AsyncIterator[DatabaseSettings]:
+    name = f"utxoiq_migrate_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_settings.dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(database_settings.dsn)
+    try:
+        yield DatabaseSettings(url=urlunsplit(parts._replace(path=f"/{name}")))
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _tables(settings: DatabaseSettings) -> set[str]:
+    conn = await asyncpg.connect(settings.dsn)
+    try:
+        rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {r["tablename"] for r in rows}
+    finally:
+        await conn.close()
+
+
+async def _differences(settings: DatabaseSettings) -> list[object]:
+    engine = create_async_engine(settings.sqlalchemy_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_downgrade_upgrade_leaves_exactly_the_modelled_schema(
+    scratch_database: DatabaseSettings,
+) -> None:
+    """Upgrading an empty database creates every table with no drift from the SQLAlchemy
+    models, downgrading to base removes them all, and upgrading again works."""
+    await asyncio.to_thread(upgrade, scratch_database)
+    assert {t.name for t in metadata.sorted_tables} <= await _tables(scratch_database)
+    assert await _differences(scratch_database) == []
+    await asyncio.to_thread(downgrade, scratch_database, "base")
+    assert await _tables(scratch_database) == {"alembic_version"}
+    await asyncio.to_thread(upgrade, scratch_database)
+    conn = await asyncpg.connect(scratch_database.dsn)
+    try:
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision()
+    finally:
+        await conn.close()
+
+
+async def test_constraints_make_bad_rows_impossible(clean_db: asyncpg.Pool) -> None:
+    """The tables refuse rows that break the contract even when written behind the service."""
+    bad = [
+        "INSERT INTO insight_feedback (insight_id, user_id, rating, flags, submitted_at, event_id)"
+        " VALUES ('i', 'u', 6, '{}', now(), gen_random_uuid())",
+        "INSERT INTO insight_feedback (insight_id, user_id, rating, flags, submitted_at, event_id)"
+        " VALUES ('i', 'u', 3, '{rude}', now(), gen_random_uuid())",
+        "INSERT INTO backfill_jobs (job_id, job_type, start_block, end_block, status, created_by,"
+        " sequence, created_at, updated_at) VALUES (gen_random_uuid(), 'b', 10, 5, 'pending', 'x',"
+        " 0, now(), now())",
+        "INSERT INTO backfill_jobs (job_id, job_type, start_block, end_block, current_block,"
+        " status, created_by, sequence, created_at, updated_at) VALUES (gen_random_uuid(), 'b',"
+        " 0, 5, 9, 'running', 'x', 1, now(), now())",
+        "INSERT INTO backfill_jobs (job_id, job_type, start_block, end_block, status, created_by,"
+        " sequence, created_at, updated_at) VALUES (gen_random_uuid(), 'b', 0, 5, 'paused', 'x',"
+        " 0, now(), now())",
+        'INSERT INTO dead_letters (topic, partition, "offset", consumer_group, stage,'
+        " error_class, error_message, failed_at) VALUES ('t', 0, 0, 'g', 'parse', 'E', 'm', now())",
+    ]
+    for statement in bad:
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError):
+            await clean_db.execute(statement)

@@ -1,0 +1,64 @@
+"""A database outage mid-stream: back off, keep the group, lose and dead-letter nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import asyncpg
+import pytest
+
+from schemas.topics import Stream
+from tests.conftest import Publish
+from tests.support.drain import wait_drained
+from tests.support.model import assert_tables_match
+from tests.support.running import running_service
+from tests.support.services import Services, stack
+from tests.support.streams import mixed_stream
+from tests.support.waiting import wait_until
+
+OUTAGE_SECONDS = 6
+
+
+async def test_postgres_restart_mid_stream_loses_nothing_and_dead_letters_nothing(
+    services: Services, make_settings: Any, publish: Publish, clean_db: asyncpg.Pool
+) -> None:
+    """PostgreSQL stopped for several seconds mid-stream, then started: the consumer retries
+    with its partitions paused, stays in its group, and ends with exactly the model's rows."""
+    if not services.pg_managed:
+        pytest.fail("this test stops PostgreSQL: run it against the local stack (make test)")
+    settings = make_settings(batch_max_records=200, retry_max_backoff_ms=1000)
+    stream = mixed_stream(random.Random(3), jobs=60, feedback=1500, metrics=3000)
+    half = {s: len(getattr(stream, s.value)) // 2 for s in Stream}
+    async with running_service(settings) as service:
+        for s in Stream:
+            await publish(settings.topics.source(s), getattr(stream, s.value)[: half[s]])
+        await asyncio.to_thread(stack, "pg-stop")
+        try:
+            for s in Stream:
+                await publish(settings.topics.source(s), getattr(stream, s.value)[half[s] :])
+
+            async def retrying() -> bool:
+                return all(_retries(service, r.pipeline.name) > 0 for r in service.runners)
+
+            await wait_until(retrying, within=30, what="every pipeline to retry")
+            await asyncio.sleep(OUTAGE_SECONDS)  # the length of the outage, not a sync point
+            members = [r._consumer for r in service.runners]
+            assert all(c is not None and c.assignment() for c in members)
+        finally:
+            await asyncio.to_thread(stack, "pg-start")
+            await clean_db.expire_connections()
+        await wait_drained(clean_db, settings, within=120)
+        assert all(not r.unpositioned for r in service.runners)
+    await assert_tables_match(clean_db, stream.model())
+    assert await clean_db.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
+def _retries(service: Any, pipeline: str) -> float:
+    total = 0.0
+    for metric in service.telemetry.retries.collect():
+        for sample in metric.samples:
+            if sample.labels.get("pipeline") == pipeline and sample.name.endswith("_total"):
+                total += sample.value
+    return total
