@@ -28,6 +28,14 @@ from schemas.events import (
     MetricRecorded,
     MetricRecordedData,
 )
+from schemas.publisher import (
+    BrokerUnreachable,
+    EventPublisher,
+    MetricSample,
+    PublishError,
+    Sent,
+    UnknownJobSequence,
+)
 from schemas.topics import (
     CONTRACTS,
     FEEDBACK_TOPIC,
@@ -48,6 +56,8 @@ __all__ = [
     "JOBS_TOPIC",
     "METRICS_TOPIC",
     "AnyEvent",
+    "BrokerUnreachable",
+    "EventPublisher",
     "EventRejected",
     "FeedbackSubmitted",
     "FeedbackSubmittedData",
@@ -62,8 +72,12 @@ __all__ = [
     "JobProgressData",
     "MetricRecorded",
     "MetricRecordedData",
+    "MetricSample",
+    "PublishError",
+    "Sent",
     "Stream",
     "UndecodableEvent",
+    "UnknownJobSequence",
     "decode",
     "dlq_topic",
     "encode",

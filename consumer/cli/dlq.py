@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import asyncpg
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from consumer.cli.common import load_settings, run
+from consumer.cli.common import load_settings
 from consumer.cli.errors import EXIT_USAGE, fail
+from consumer.cli.guard import guarded
 from consumer.coordinates import Record, RecordId
 from consumer.db.pool import create_pool
 from consumer.ops.arguments import parse_record_id, parse_when
@@ -45,8 +44,6 @@ from consumer.ops.redrive import (
 from consumer.ops.render import escape_text, render_bytes
 from consumer.settings import Settings
 from schemas.topics import DLQ_SUFFIX, dlq_topic
-
-T = TypeVar("T")
 
 app = typer.Typer(
     help="Dead letters: stats, list, show, export, redrive, discard.", no_args_is_help=True
@@ -109,16 +106,6 @@ def selection(
         fail(str(exc), EXIT_USAGE)
 
 
-def guarded(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run; a refusal or a database error becomes one line and a non-zero exit."""
-    try:
-        return run(coroutine)
-    except OperationRefused as exc:
-        fail(str(exc))
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        fail(f"PostgreSQL: {type(exc).__name__}: {escape_text(str(exc))}")
-
-
 @contextlib.asynccontextmanager
 async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     pool = await create_pool(settings.database, max_size=1)
@@ -129,21 +116,30 @@ async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
         await pool.close()
 
 
-def _console() -> Console:
-    return Console(highlight=False, markup=False, emoji=False)
+def text_table(columns: Sequence[tuple[str, int]], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned plain-text lines: each (header, widest) column is as wide as its longest
+    cell, at most ``widest`` characters (longer cells end with an ellipsis)."""
+    widths = [
+        min(max([len(name), *(len(row[i]) for row in rows)]), widest)
+        for i, (name, widest) in enumerate(columns)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        fitted = (
+            c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(cells, widths, strict=True)
+        )
+        return "  ".join(c.ljust(w) for c, w in zip(fitted, widths, strict=True)).rstrip()
+
+    return [line([name for name, _ in columns]), *(line(row) for row in rows)]
 
 
 def _echo_json(value: Any) -> None:
     typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
-def _short(value: bytes | str | None, width: int) -> str:
-    """One escaped line of at most ``width`` characters."""
-    if isinstance(value, str):
-        text = escape_text(value)
-    else:
-        text = render_bytes(value, keep_layout=False).text
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _short(value: bytes | None) -> str:
+    """A record key on one escaped line."""
+    return render_bytes(value, keep_layout=False).text
 
 
 # -- stats and list --------------------------------------------------------------
@@ -165,21 +161,31 @@ def stats(
     if as_json:
         _echo_json([_stats_json(row) for row in rows])
         return
-    table = Table(title="dead letters", title_justify="left")
-    for name in ("topic", "stage", "error class", "status", "count", "first", "last"):
-        table.add_column(name, justify="right" if name == "count" else "left")
-    for r in rows:
-        first, last = (f"{t:%Y-%m-%d %H:%M:%S}" for t in (r.first_failed_at, r.last_failed_at))
-        table.add_row(
-            r.topic, r.stage, _short(r.error_class, 40), r.status, str(r.count), first, last
+    table = [
+        (
+            r.topic,
+            r.stage,
+            r.error_class,
+            r.status,
+            str(r.count),
+            _time(r.first_failed_at),
+            _time(r.last_failed_at),
         )
+        for r in rows
+    ]
+    columns = (("topic", 60), ("stage", 8), ("error class", 40), ("status", 9), ("count", 12))
+    lines = text_table(
+        (*columns, ("first", 19), ("last", 19)), [[escape_text(c) for c in row] for row in table]
+    )
     totals: dict[str, int] = {}
     for r in rows:
         totals[r.status] = totals.get(r.status, 0) + r.count
     summary = ", ".join(f"{s}: {n}" for s, n in sorted(totals.items())) or "none"
-    console = _console()
-    console.print(table)
-    console.print(f"total {sum(totals.values())} ({summary})")
+    typer.echo("\n".join([*lines, f"total {sum(totals.values())} ({summary})"]))
+
+
+def _time(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}"
 
 
 def _stats_json(row: StatsRow) -> dict[str, Any]:
@@ -217,22 +223,30 @@ def list_(
     if as_json:
         _echo_json([row.to_json() for row in rows])
         return
-    table = Table(title=f"dead letters ({len(rows)} shown)", title_justify="left")
-    for name in ("record", "failed at", "stage", "error class", "status", "tries", "key"):
-        table.add_column(name, justify="right" if name == "tries" else "left")
-    table.add_column("message", overflow="fold")
-    for row in rows:
-        table.add_row(
-            _short(str(row.id), 60),
-            f"{row.failed_at:%Y-%m-%d %H:%M:%S}",
+    columns = (
+        ("record", 60),
+        ("failed at", 19),
+        ("stage", 8),
+        ("error class", 30),
+        ("status", 9),
+        ("tries", 5),
+        ("key", 24),
+        ("message", 120),
+    )
+    table = [
+        [
+            escape_text(str(row.id)),
+            _time(row.failed_at),
             row.stage,
-            _short(row.error_class, 30),
+            escape_text(row.error_class),
             row.status,
             str(row.attempts),
-            _short(row.key, 24),
-            _short(row.error_message, 80),
-        )
-    _console().print(table)
+            _short(row.key),
+            escape_text(row.error_message),
+        ]
+        for row in rows
+    ]
+    typer.echo("\n".join(text_table(columns, table)))
 
 
 async def _list(settings: Settings, chosen: DeadLetterFilter) -> list[DeadLetterRow]:

@@ -22,6 +22,7 @@ from consumer.cli.common import load_settings, run
 from consumer.cli.errors import fail
 from consumer.settings import Settings
 from schemas.codec import EVENT_ADAPTER, EventRejected, decode
+from schemas.events import AnyEvent
 from schemas.publisher import EventPublisher, PublishError
 from schemas.topics import Stream, stream_of
 
@@ -43,7 +44,8 @@ class Summary:
             if len(self.refused) > SHOWN_LINES
             else ""
         )
-        refused = f"{len(self.refused)}" + (f" (lines {lines}{more})" if self.refused else "")
+        label = "line" if len(self.refused) == 1 else "lines"
+        refused = f"{len(self.refused)}" + (f" ({label} {lines}{more})" if self.refused else "")
         verb = "valid" if check else "sent"
         return f"{verb}: {sum(self.sent.values())} ({topics}); refused: {refused}"
 
@@ -88,12 +90,11 @@ def _chunks(lines: IO[str], size: int) -> Iterator[list[tuple[int, str]]]:
         yield chunk
 
 
-async def _publish(settings: Settings, lines: IO[str], total: int | None, check: bool) -> Summary:
-    publisher = None if check else publisher_for(settings)
-    summary = Summary()
-    console = Console(stderr=True, highlight=False, markup=False, emoji=False)
-    progress = Progress(
-        TextColumn("publishing" if not check else "checking"),
+def _progress(total: int | None, check: bool) -> Progress:
+    """A byte-count bar on standard error, shown only when it is a terminal."""
+    console = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
+    return Progress(
+        TextColumn("checking" if check else "publishing"),
         BarColumn(),
         TextColumn("{task.completed:,.0f}/{task.total:,.0f} bytes" if total else ""),
         TimeElapsedColumn(),
@@ -101,17 +102,22 @@ async def _publish(settings: Settings, lines: IO[str], total: int | None, check:
         transient=True,
         disable=not console.is_terminal,
     )
+
+
+async def _publish(settings: Settings, lines: IO[str], total: int | None, check: bool) -> Summary:
+    progress = _progress(total, check)
+    task = progress.add_task("publish", total=total)
+    run = _Run(settings, None if check else publisher_for(settings), progress, task)
     try:
-        if publisher is not None:
-            await _start(publisher)
-        with progress:
-            task = progress.add_task("publish", total=total)
+        if run.publisher is not None:
+            await _start(run.publisher)
+        with run.progress:
             for chunk in _chunks(lines, CHUNK):
-                await _send_chunk(settings, publisher, chunk, summary, progress, task)
+                await run.send(run.validate(chunk))
     finally:
-        if publisher is not None:
-            await publisher.stop()
-    return summary
+        if run.publisher is not None:
+            await run.publisher.stop()
+    return run.summary
 
 
 async def _start(publisher: EventPublisher) -> None:
@@ -121,34 +127,40 @@ async def _start(publisher: EventPublisher) -> None:
         fail(str(exc))
 
 
-async def _send_chunk(
-    settings: Settings,
-    publisher: EventPublisher | None,
-    chunk: list[tuple[int, str]],
-    summary: Summary,
-    progress: Progress,
-    task: TaskID,
-) -> None:
-    max_bytes = settings.ingest.max_event_bytes
-    topics = {s: settings.topics.source(s) for s in Stream}
-    valid = []
-    for number, line in chunk:
-        progress.advance(task, len(line.encode("utf-8", "surrogateescape")))
-        if not line.strip():
-            continue
-        value = line.rstrip("\r\n").encode("utf-8", "surrogateescape")
+@dataclass(slots=True)
+class _Run:
+    """One ``publish`` run: validates chunks of lines, sends the valid events, counts."""
+
+    settings: Settings
+    publisher: EventPublisher | None
+    progress: Progress
+    task: TaskID
+    summary: Summary = field(default_factory=Summary)
+
+    def validate(self, chunk: list[tuple[int, str]]) -> list[tuple[AnyEvent, bytes]]:
+        """The valid events of ``chunk`` with their bytes; refused lines are reported."""
+        valid = []
+        for number, line in chunk:
+            self.progress.advance(self.task, len(line.encode("utf-8", "surrogateescape")))
+            if not line.strip():
+                continue
+            value = line.rstrip("\r\n").encode("utf-8", "surrogateescape")
+            try:
+                event = decode(value, EVENT_ADAPTER, max_bytes=self.settings.ingest.max_event_bytes)
+            except EventRejected as exc:
+                self.summary.refused.append(number)
+                self.progress.console.print(f"line {number}: {exc}")
+                continue
+            valid.append((event, value))
+        return valid
+
+    async def send(self, valid: list[tuple[AnyEvent, bytes]]) -> None:
+        if self.publisher is None:
+            topics = self.settings.topics
+            self.summary.sent.update(topics.source(stream_of(event)) for event, _ in valid)
+            return
         try:
-            event = decode(value, EVENT_ADAPTER, max_bytes=max_bytes)
-        except EventRejected as exc:
-            summary.refused.append(number)
-            progress.console.print(f"line {number}: {exc}")
-            continue
-        valid.append((event, value))
-    if publisher is None:
-        summary.sent.update(topics[stream_of(event)] for event, _ in valid)
-        return
-    try:
-        for sent in await publisher.send_decoded(valid):
-            summary.sent[sent.topic] += 1
-    except PublishError as exc:
-        fail(f"{exc} (after {sum(summary.sent.values())} events sent)")
+            for sent in await self.publisher.send_decoded(valid):
+                self.summary.sent[sent.topic] += 1
+        except PublishError as exc:
+            fail(f"{exc} (after {sum(self.summary.sent.values())} events sent)")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
-from typing import Any, TypeVar
-
-import asyncpg
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from consumer.cli.common import load_settings, run
+from consumer.cli.common import load_settings
 from consumer.cli.errors import EXIT_USAGE, fail
+from consumer.cli.guard import guarded
 from consumer.ops.arguments import parse_partitions, parse_when
 from consumer.ops.errors import OperationRefused
 from consumer.ops.replay import (
@@ -24,8 +21,6 @@ from consumer.ops.replay import (
 )
 from consumer.settings import Settings
 from schemas.topics import Stream
-
-T = TypeVar("T")
 
 
 def replay(
@@ -124,16 +119,6 @@ def _partitions(text: str | None) -> list[int] | None:
         return parse_partitions(text)
     except ValueError as exc:
         fail(f"--partitions: {exc}", EXIT_USAGE)
-
-
-def guarded(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run; a refusal or a database error becomes one line and a non-zero exit."""
-    try:
-        return run(coroutine)
-    except OperationRefused as exc:
-        fail(str(exc))
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        fail(f"PostgreSQL: {type(exc).__name__}: {exc}")
 
 
 def print_plan(plan: ReplayPlan) -> None:

@@ -61,7 +61,10 @@ async def dead_letter(db: asyncpg.Pool, error_class: str, count: int = 1) -> lis
 async def end_offsets(settings: Settings, topic: str) -> dict[Any, int]:
     partitions = await partitions_of(settings, topic)
     async with reader(settings) as consumer:
-        return await consumer.end_offsets([kafka_tp(TopicPartition(topic, p)) for p in partitions])
+        ends: dict[Any, int] = await consumer.end_offsets(
+            [kafka_tp(TopicPartition(topic, p)) for p in partitions]
+        )
+    return ends
 
 
 async def job_row(db: asyncpg.Pool, job: str) -> asyncpg.Record | None:

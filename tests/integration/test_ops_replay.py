@@ -90,7 +90,8 @@ async def test_replay_to_datetime_reprocesses_exactly_the_later_records(
         await send_at(producer, topic, late, base + 10_000)
 
         async def all_rows() -> bool:
-            return await db.fetchval("SELECT count(*) FROM system_metrics") == 28
+            count: int = await db.fetchval("SELECT count(*) FROM system_metrics")
+            return count == 28
 
         await wait_until(all_rows, within=30, what="28 metric rows")
         await wait_until(lambda: positions_at_end(settings, db), within=30, what="positions")

@@ -61,5 +61,5 @@ def test_record_ids_allow_colons_in_the_topic() -> None:
 
 @pytest.mark.parametrize("text", ["topic", "topic:1", ":1:2", "t:x:2", "t:1:-2", "t:-1:2"])
 def test_bad_record_ids(text: str) -> None:
-    with pytest.raises(ValueError, match="TOPIC:PARTITION:OFFSET|negative"):
+    with pytest.raises(ValueError, match=r"TOPIC:PARTITION:OFFSET|negative"):
         parse_record_id(text)

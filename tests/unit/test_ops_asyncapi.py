@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from consumer.cli.main import app
 from consumer.ops.asyncapi import DLQ_HEADERS, asyncapi_document, message_id
 from schemas.events import EVENT_MODELS, event_type_of
 from schemas.topics import CONTRACTS, Stream
@@ -90,3 +94,19 @@ def test_dead_letters_name_the_contract_headers(document: dict[str, Any]) -> Non
 def test_message_ids_are_camel_case() -> None:
     assert message_id("utxoiq.backfill.job.created") == "backfillJobCreated"
     assert message_id("utxoiq.system.metric.recorded") == "systemMetricRecorded"
+
+
+@pytest.mark.parametrize("form", ["yaml", "json"])
+def test_schemas_export_writes_the_document_beside_the_json_schemas(
+    tmp_path: Path, form: str
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["schemas", "export", str(tmp_path), "--asyncapi-format", form],
+        env={"UTXOIQ_TOPIC_JOBS": "prod.jobs"},
+    )
+    assert result.exit_code == 0, result.stderr
+    document = yaml.safe_load((tmp_path / f"asyncapi.{form}").read_text())
+    assert document["asyncapi"] == "3.0.0"
+    assert document["channels"]["jobs"]["address"] == "prod.jobs"
+    assert len(list(tmp_path.glob("*.schema.json"))) == len(EVENT_MODELS)
