@@ -316,7 +316,7 @@ class IngestSettings(BaseSettings):
     breaker_threshold: float = Field(default=0.5, gt=0, le=1.0)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
-    session_timeout_ms: int = Field(default=30_000, ge=6_000)
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
     create_topics: bool = True
     metrics_partitions: int = Field(default=6, ge=1)
