@@ -31,7 +31,7 @@ app.add_typer(dlq.app, name="dlq")
 def main() -> None:
     """Entry point: known failures become one line on stderr and a non-zero exit."""
     try:
-        app()
+        code = _run_app()
     except ConfigurationError as exc:
         fail(str(exc), EXIT_USAGE)
     except Exception as exc:
@@ -39,6 +39,30 @@ def main() -> None:
         if message is None:
             raise
         fail(message, EXIT_FAILURE)
+    raise SystemExit(code)
+
+
+def _run_app() -> int:
+    """Run the command; a usage error is one line naming the command's --help.
+
+    Typer raises click's exception classes (vendored in newer releases), so they are
+    recognised by name and shape rather than imported.
+    """
+    try:
+        result = app(standalone_mode=False)
+    except Exception as exc:
+        kind = type(exc).__name__
+        context = getattr(exc, "ctx", None)
+        if kind == "NoArgsIsHelpError" and context is not None:
+            typer.echo(context.get_help())
+            return 0
+        if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == EXIT_USAGE:
+            where = f" (see '{context.command_path} --help')" if context is not None else ""
+            fail(one_line(exc.format_message()) + where, EXIT_USAGE)
+        if kind == "Abort":
+            return 130
+        raise
+    return result if isinstance(result, int) else 0
 
 
 def explain(exc: Exception) -> str | None:

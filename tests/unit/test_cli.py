@@ -1,0 +1,88 @@
+"""The command line: bad arguments get one line and a non-zero exit; schemas export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def utxoiq(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "consumer.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("consume", "--pipeline", "nope"),
+        ("query", "jobs", "--limit", "abc"),
+        ("no-such-command",),
+        ("db", "upgrade", "--bogus"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    result = utxoiq(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("utxoiq: error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_names_the_variable_in_one_line() -> None:
+    import os
+
+    env = {**os.environ, "UTXOIQ_BATCH_MAX_RECORDS": "lots"}
+    result = utxoiq("consume", env=env)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "batch_max_records" in result.stderr.lower()
+
+
+def test_schemas_export_writes_one_json_schema_per_event_type(tmp_path: Path) -> None:
+    result = utxoiq("schemas", "export", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    schemas = sorted((tmp_path / "out").glob("*.schema.json"))
+    assert [p.name.removesuffix(".schema.json") for p in schemas] == sorted(
+        [
+            "utxoiq.backfill.job.created",
+            "utxoiq.backfill.job.progress",
+            "utxoiq.backfill.job.completed",
+            "utxoiq.backfill.job.failed",
+            "utxoiq.insight.feedback.submitted",
+            "utxoiq.system.metric.recorded",
+        ]
+    )
+    rating = json.loads(
+        (tmp_path / "out/utxoiq.insight.feedback.submitted.schema.json").read_text()
+    )
+    data = rating["$defs"]["FeedbackSubmittedData"]
+    assert data["additionalProperties"] is False
+    assert (data["properties"]["rating"]["minimum"], data["properties"]["rating"]["maximum"]) == (
+        1,
+        5,
+    )
+
+
+def test_publish_check_refuses_a_bad_line_naming_line_and_field(tmp_path: Path) -> None:
+    good = (
+        '{"specversion": "1.0", "id": "6f1c3a52-4b43-4f55-9f43-3b0b2c1e9a10", "source": "/t",'
+        ' "type": "utxoiq.system.metric.recorded", "time": "2026-11-28T00:00:00Z",'
+        ' "data": {"service_name": "api", "metric_type": "cpu", "value": 1.5, "unit": "%"}}'
+    )
+    bad = good.replace('"value": 1.5', '"value": "high"')
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join([good, good, bad]) + "\n")
+    result = utxoiq("publish", "--check", str(path))
+    assert result.returncode == 1
+    assert "line 3" in result.stderr
+    assert "data.value" in result.stderr
