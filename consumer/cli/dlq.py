@@ -382,11 +382,12 @@ async def _export(
     count = 0
     if from_topic:
         assert chosen.topic is not None
-        async for record in read_topic(settings, dlq_topic(chosen.topic)):
-            stream.write(orjson.dumps(record_to_json(record)).decode() + "\n")
-            count += 1
-            if chosen.limit and count >= chosen.limit:
-                break
+        async with contextlib.aclosing(read_topic(settings, dlq_topic(chosen.topic))) as records:
+            async for record in records:
+                stream.write(orjson.dumps(record_to_json(record)).decode() + "\n")
+                count += 1
+                if chosen.limit and count >= chosen.limit:
+                    break
         return count
     async with connection(settings) as conn:
         async for row in iter_dead_letters(conn, chosen):

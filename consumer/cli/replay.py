@@ -122,12 +122,12 @@ def _partitions(text: str | None) -> list[int] | None:
 
 
 def print_plan(plan: ReplayPlan) -> None:
-    console = Console(highlight=False, markup=False, emoji=False)
-    table = Table(
-        title=f"replay {plan.stream.value}: {plan.topic}, group {plan.group}, "
-        f"to {plan.target.describe()}",
-        title_justify="left",
+    typer.echo(
+        f"replay {plan.stream.value}: topic {plan.topic}, group {plan.group}, "
+        f"to {plan.target.describe()}"
     )
+    console = Console(highlight=False, markup=False, emoji=False)
+    table = Table()
     for name in ("partition", "stored", "kafka", "earliest", "latest", "target", "to reprocess"):
         table.add_column(name, justify="right", no_wrap=True)
     for p in plan.partitions:
@@ -135,7 +135,8 @@ def print_plan(plan: ReplayPlan) -> None:
             *(str(v) for v in (p.partition, _opt(p.stored), _opt(p.committed), p.earliest)),
             *(str(v) for v in (p.latest, p.target, p.to_reprocess)),
         )
-    table.add_row("total", "", "", "", "", "", str(plan.to_reprocess), end_section=True)
+    table.add_section()
+    table.add_row("total", "", "", "", "", "", str(plan.to_reprocess))
     console.print(table)
 
 

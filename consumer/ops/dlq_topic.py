@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -38,7 +38,7 @@ async def read_record(settings: Settings, record: RecordId) -> Record:
     raise OperationRefused(f"no record {record} in Kafka (compacted or aborted)")
 
 
-async def read_topic(settings: Settings, topic: str) -> AsyncIterator[Record]:
+async def read_topic(settings: Settings, topic: str) -> AsyncGenerator[Record, None]:
     """Every record of ``topic`` present now, partition by partition, oldest first."""
     partitions = await partitions_of(settings, topic)
     async with reader(settings) as consumer:
