@@ -18,11 +18,12 @@ from tests.support.events import metric
 from tests.support.running import ConsumerProcess
 from tests.support.waiting import wait_until
 
-EVENTS = 60_000
+EVENTS = 40_000
 IN_TRANSACTION = """
 SELECT count(*) FROM pg_stat_activity
 WHERE datname = current_database() AND application_name = 'utxoiq-ingest'
-  AND (state = 'idle in transaction' OR (state = 'active' AND query_start > xact_start))
+  AND xact_start IS NOT NULL AND state <> 'idle'
+  AND (query LIKE '%INSERT INTO ingest_offsets%' OR query LIKE 'COPY "stage_system_metrics"%')
 """
 
 
@@ -80,3 +81,5 @@ async def test_sigterm_mid_batch_leaves_no_partial_batch(
     }
     assert 0 < len(stored) < EVENTS
     assert stored == await ids_below(settings, positions)
+    rolled_up = await clean_db.fetchval("SELECT sum(sample_count) FROM system_metrics_hourly")
+    assert rolled_up == len(stored)
