@@ -38,9 +38,8 @@ from consumer.ops.dlq import (
 from consumer.ops.errors import OperationRefused
 from consumer.outcomes import DeadLetter, Outcome
 from consumer.pipelines import Pipeline, pipeline_for_topic
-from consumer.service import make_producer
+from consumer.service import dead_letter_producer
 from consumer.settings import Settings
-from consumer.topics_admin import start_or_close
 from consumer.writers.staging import create_staging_tables
 
 DEFAULT_CHUNK = 500
@@ -190,7 +189,9 @@ async def redrive_to_topic(
     """Republish the selected pending dead letters to their source topics."""
     async with contextlib.AsyncExitStack() as stack:
         conn = await stack.enter_async_context(_connection(settings))
-        producer = await stack.enter_async_context(_producer(settings)) if execute else None
+        producer = (
+            await stack.enter_async_context(dead_letter_producer(settings)) if execute else None
+        )
         ids = await selected_ids(conn, selection)
         report = RedriveReport(execute, selected=len(ids))
         for chunk in chunks(ids, chunk_size):
@@ -200,16 +201,6 @@ async def redrive_to_topic(
 
             await _in_transaction(conn, execute, work)
     return report
-
-
-@contextlib.asynccontextmanager
-async def _producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(settings)
-    await start_or_close(producer)
-    try:
-        yield producer
-    finally:
-        await producer.stop()
 
 
 async def _republish_chunk(
