@@ -41,30 +41,54 @@ async def _publish_chunk(publish: Publish, settings: Settings, chunk: dict[str, 
         await publish(settings.topics.source(stream), chunk[stream.value])
 
 
+async def crash_repeatedly(
+    settings: Settings,
+    publish: Publish,
+    db: asyncpg.Pool,
+    log: Any,
+    *,
+    seed: int,
+    kills: int,
+    jobs: int,
+    feedback: int,
+    metrics: int,
+) -> None:
+    """Publish a mixed stream in ``kills`` slices, killing the consumer with SIGKILL at a
+    random moment after each, then drain and compare the tables with the model."""
+    rng = random.Random(seed)
+    stream = mixed_stream(rng, jobs=jobs, feedback=feedback, metrics=metrics)
+    process = ConsumerProcess(settings, log_path=log).start()
+    try:
+        for chunk in _chunks(stream, kills):
+            await _publish_chunk(publish, settings, chunk)
+            await asyncio.sleep(rng.uniform(0.5, 3.0))  # a random moment, not a sync point
+            assert process.alive, log.read_text()[-2000:]
+            process.kill()
+            process = ConsumerProcess(settings, log_path=log).start()
+        await wait_drained(db, settings, within=600)
+    finally:
+        process.kill()
+    await assert_tables_match(db, stream.model())
+    assert await db.fetchval("SELECT count(*) FROM dead_letters") == 0
+
+
 async def test_kill_9_at_random_moments_loses_and_doubles_nothing(
     make_settings: Any, publish: Publish, clean_db: asyncpg.Pool, tmp_path: Any
 ) -> None:
     """A consumer killed with SIGKILL twelve times mid-stream, then restarted, leaves tables
     equal to the model and rollups exact: no event lost, none applied twice."""
     settings = make_settings(batch_max_records=300, batch_max_age_ms=50)
-    rng = random.Random(2026)
-    stream = mixed_stream(rng, jobs=120, feedback=2500, metrics=6000)
-    kills = 12
-    chunks = _chunks(stream, kills)
-    log = tmp_path / "consumer.log"
-    process = ConsumerProcess(settings, log_path=log).start()
-    try:
-        for chunk in chunks:
-            await _publish_chunk(publish, settings, chunk)
-            await asyncio.sleep(rng.uniform(0.5, 3.0))  # a random moment, not a sync point
-            assert process.alive, log.read_text()[-2000:]
-            process.kill()
-            process = ConsumerProcess(settings, log_path=log).start()
-        await wait_drained(clean_db, settings, within=240)
-    finally:
-        process.kill()
-    await assert_tables_match(clean_db, stream.model())
-    assert await clean_db.fetchval("SELECT count(*) FROM dead_letters") == 0
+    await crash_repeatedly(
+        settings,
+        publish,
+        clean_db,
+        tmp_path / "consumer.log",
+        seed=2026,
+        kills=12,
+        jobs=120,
+        feedback=2500,
+        metrics=6000,
+    )
 
 
 async def test_two_of_three_members_stopping_mid_stream_loses_and_doubles_nothing(
