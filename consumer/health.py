@@ -1,8 +1,8 @@
 """Liveness, readiness and consumer lag of a running service.
 
 Liveness asks whether each pipeline's loop still turns and makes progress: a loop that
-has not come round for a while, or a consumer with assigned, unpaused partitions and
-records waiting that has committed nothing for a while, is stuck. An unreachable
+has not come round for a while, or an unpaused partition that received new records but
+whose stored position has not moved for a while, is stuck. An unreachable
 database or broker is not a liveness failure (the loop keeps turning while it retries);
 it makes the process unready instead, so replicas are not all restarted at once.
 """
@@ -67,39 +67,67 @@ def update_lag(service: IngestService, telemetry: Telemetry, shown: set[tuple[st
     shown.update(current)
 
 
-def _waiting_partitions(runner: PipelineRunner) -> list[int]:
-    """Partitions assigned, unpaused and behind their high watermark."""
-    consumer = runner._consumer
-    if consumer is None or runner.unpositioned or runner.breaker_open:
-        return []
-    paused = consumer.paused()
-    topic = runner.pipeline.topic
-    return sorted(
-        partition
-        for partition, lag in partition_lag(runner).items()
-        if lag > 0 and KafkaTopicPartition(topic, partition) not in paused
-    )
+@dataclass(slots=True)
+class _Seen:
+    position: int
+    high: int
+    since: float
 
 
-def _stuck_reason(runner: PipelineRunner, stall_s: float, now: float) -> str | None:
+class ProgressWatch:
+    """Per partition: since when the stored position has stood still, and the high then.
+
+    A partition is stalled when records arrived after its position last moved (the high
+    watermark grew) and the position has not moved for the stall window while the
+    partition was not paused. Lag alone would mislead: the commit marker of a producer
+    transaction, or an aborted tail, keeps the high watermark above the last record.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, int], _Seen] = {}
+
+    def stalled(self, runner: PipelineRunner, stall_s: float, now: float) -> list[int]:
+        consumer = runner._consumer
+        topic = runner.pipeline.topic
+        held = {(tp.topic, tp.partition) for tp in runner.positions}
+        for key in [k for k in self._seen if k[0] == topic and k not in held]:
+            del self._seen[key]
+        if consumer is None or runner.unpositioned or runner.breaker_open:
+            return []
+        paused = consumer.paused()
+        stalled = []
+        for tp, position in list(runner.positions.items()):
+            ktp = KafkaTopicPartition(tp.topic, tp.partition)
+            high = consumer.highwater(ktp)
+            if position is None or high is None:
+                continue
+            seen = self._seen.get((tp.topic, tp.partition))
+            if seen is None or seen.position != position or ktp in paused:
+                self._seen[(tp.topic, tp.partition)] = _Seen(position, high, now)
+            elif high > seen.high and now - seen.since > stall_s:
+                stalled.append(tp.partition)
+        return sorted(stalled)
+
+
+def _stuck_reason(
+    runner: PipelineRunner, watch: ProgressWatch, stall_s: float, now: float
+) -> str | None:
     silent = now - runner.loop_heartbeat
     if silent > stall_s:
         return f"consume loop silent for {silent:.0f}s"
-    if now - runner.last_progress <= stall_s:
+    stalled = watch.stalled(runner, stall_s, now)
+    if not stalled:
         return None
-    waiting = _waiting_partitions(runner)
-    if not waiting:
-        return None
-    return f"records waiting on partitions {waiting}, nothing committed for {stall_s:g}s"
+    return f"new records on partitions {stalled}, position unmoved for over {stall_s:g}s"
 
 
-def liveness(service: IngestService) -> Verdict:
-    """Alive while every pipeline's loop turns and, when records wait, commits some."""
+def liveness(service: IngestService, watch: ProgressWatch, now: float | None = None) -> Verdict:
+    """Alive while every pipeline's loop turns and, when records arrive, consumes them."""
     verdict = Verdict()
     stall_s = service.settings.ingest.health_stall_s
-    now = time.monotonic()
+    now = time.monotonic() if now is None else now
     for runner in service.runners:
-        reason = _stuck_reason(runner, stall_s, now)
+        reason = _stuck_reason(runner, watch, stall_s, now)
         if reason is None:
             verdict.pass_(runner.pipeline.name)
         else:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from consumer.health import Verdict, liveness, readiness, update_lag
+from consumer.errors import ConfigurationError
+from consumer.health import ProgressWatch, Verdict, liveness, readiness, update_lag
 
 if TYPE_CHECKING:
     from consumer.service import IngestService
@@ -44,6 +45,7 @@ class OpsServer:
         self.port = port
         self._server: asyncio.Server | None = None
         self._lag_series: set[tuple[str, ...]] = set()
+        self._watch = ProgressWatch()
         self._routes: dict[str, Callable[[], Awaitable[Response]]] = {
             "/metrics": self._metrics,
             "/healthz": self._healthz,
@@ -68,7 +70,7 @@ class OpsServer:
         return HTTPStatus.OK, CONTENT_TYPE_LATEST, generate_latest(self.service.telemetry.registry)
 
     async def _healthz(self) -> Response:
-        return _verdict_response(liveness(self.service))
+        return _verdict_response(liveness(self.service, self._watch))
 
     async def _readyz(self) -> Response:
         return _verdict_response(await readiness(self.service))
@@ -119,7 +121,13 @@ async def ops_server(service: IngestService) -> AsyncIterator[OpsServer | None]:
         yield None
         return
     server = OpsServer(service, ingest.http_host, ingest.http_port)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot listen on {ingest.http_host}:{ingest.http_port} "
+            f"(UTXOIQ_HTTP_HOST, UTXOIQ_HTTP_PORT): {exc.strerror or exc}"
+        ) from exc
     try:
         yield server
     finally:
