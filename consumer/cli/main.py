@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from consumer.cli import config_cmd, consume, db, dlq, publish, query, replay, schemas_cmd
+from consumer.cli import (
+    bench,
+    config_cmd,
+    consume,
+    db,
+    dlq,
+    publish,
+    query,
+    replay,
+    schemas_cmd,
+)
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from consumer.diagnose import explain_database, explain_kafka, kafka_cause
@@ -26,6 +36,7 @@ app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("replay")(replay.replay)
 app.add_typer(dlq.app, name="dlq")
+app.command("bench")(bench.bench)
 
 
 def main() -> None:

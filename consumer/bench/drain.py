@@ -1,0 +1,72 @@
+"""The drain rate of the real consumer over a pre-published topic, from its own log."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from consumer.bench.latency import CommitWatcher
+from consumer.bench.process import POSITIONED, ConsumerFailed, ConsumerProcess, LogEvent
+from consumer.bench.results import Drain, Rate
+from consumer.bench.stats import interpolate
+
+STALL_S = 120.0
+START_S = 120.0
+
+Progress = Callable[[int], None]
+
+
+async def wait_drained(
+    proc: ConsumerProcess, watcher: CommitWatcher, ends: dict[int, int], progress: Progress
+) -> None:
+    """Poll the stored positions until they reach ``ends``; fail if they stop moving."""
+    moved_at, last = time.monotonic(), -1
+    while not watcher.reached(ends):
+        proc.check_alive()
+        positions = await watcher.poll()
+        done = sum(min(positions.get(p, 0), end) for p, end in ends.items())
+        if done != last:
+            moved_at, last = time.monotonic(), done
+            progress(done)
+        elif time.monotonic() - moved_at > STALL_S:
+            raise ConsumerFailed(
+                f"the {proc.pipeline} consumer made no progress for {STALL_S:.0f} s at "
+                f"{done} of {sum(ends.values())} events; its log ends with:\n{proc.log_tail()}"
+            )
+        await asyncio.sleep(0.05)
+    progress(sum(ends.values()))
+
+
+async def committed_batches(proc: ConsumerProcess, since: float, total: int) -> list[LogEvent]:
+    """The logged batches since ``since``, once they account for ``total`` records."""
+    deadline = time.monotonic() + 30
+    while True:
+        proc.read_log()
+        batches = proc.batches(since)
+        if sum(int(b.fields.get("records", 0)) for b in batches) >= total:
+            return batches
+        if time.monotonic() > deadline:
+            raise ConsumerFailed(
+                f"the {proc.pipeline} consumer's log accounts for fewer than {total} records"
+            )
+        await asyncio.sleep(0.02)
+
+
+def dead_lettered(batches: list[LogEvent]) -> int:
+    return sum(sum(dict(b.fields.get("dead_lettered") or {}).values()) for b in batches)
+
+
+async def measure_drain(
+    proc: ConsumerProcess, watcher: CommitWatcher, ends: dict[int, int], progress: Progress
+) -> tuple[Drain, int]:
+    """Drain the backlog; (the figures, how many records were dead-lettered)."""
+    positioned = await proc.wait_for(POSITIONED, within=START_S)
+    await wait_drained(proc, watcher, ends, progress)
+    total = sum(ends.values())
+    batches = await committed_batches(proc, positioned.at, total)
+    proc.sample()
+    first, last = positioned.at, max(b.at for b in batches)
+    cpu = proc.cpu_series()
+    rate = Rate(total, last - first, interpolate(cpu, last) - interpolate(cpu, first))
+    return Drain(rate, len(batches)), dead_lettered(batches)

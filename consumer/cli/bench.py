@@ -1,0 +1,127 @@
+"""``utxoiq bench``: throughput, latency, memory and CPU of each pipeline, beside the
+ceilings of the same machine. Prints a table and writes a JSON file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from consumer.cli.common import load_settings, run
+from consumer.cli.errors import EXIT_USAGE, fail
+from consumer.settings import Settings
+from schemas.topics import Stream
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from consumer.bench.run import BenchOptions, BenchRun
+
+DEFAULT_EVENTS = {Stream.METRICS: 200_000, Stream.FEEDBACK: 100_000, Stream.JOBS: 100_000}
+ORDER = (Stream.METRICS, Stream.FEEDBACK, Stream.JOBS)
+
+
+def parse_pipelines(values: list[str] | None) -> list[Stream]:
+    """``metrics,jobs`` or repeated options; every pipeline when none is given."""
+    names = [n.strip().lower() for v in values or [] for n in v.split(",") if n.strip()]
+    chosen = set()
+    for name in names:
+        try:
+            chosen.add(Stream(name))
+        except ValueError:
+            known = ", ".join(s.value for s in ORDER)
+            fail(f"unknown pipeline {name!r} (one of {known})", EXIT_USAGE)
+    return [s for s in ORDER if s in chosen] or list(ORDER)
+
+
+def bench(
+    events: int | None = typer.Option(
+        None, "--events", "-n", min=1, metavar="N",
+        help="Events per kind (default: 200,000 metrics, 100,000 feedback, 100,000 jobs).",
+    ),
+    pipelines: list[str] = typer.Option(
+        None, "--pipelines", "-p", metavar="LIST",
+        help="Pipelines to run, e.g. metrics,jobs (default: all three).",
+    ),
+    output: Path = typer.Option(
+        Path("bench-results"), "--output", "-o", help="Directory of the JSON file and logs."
+    ),
+    skip_latency: bool = typer.Option(
+        False, "--skip-latency", help="Skip the paced load (no latency figures)."
+    ),
+    load_fraction: float = typer.Option(
+        0.5, "--load-fraction", min=0.01, max=1.0,
+        help="Paced load as a fraction of the measured drain rate.",
+    ),
+    load_seconds: float = typer.Option(
+        15.0, "--load-seconds", min=1.0, help="How long the paced load runs."
+    ),
+    naive_events: int = typer.Option(
+        5_000, "--naive-events", min=1, help="Sample size of the one-transaction-per-event run."
+    ),
+    in_place: bool = typer.Option(
+        False, "--in-place",
+        help="Use DATABASE_URL's database itself instead of a dedicated <name>_bench.",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", help="With --in-place: empty the service tables even if they hold rows."
+    ),
+    keep_topics: bool = typer.Option(False, "--keep-topics", help="Keep the run's topics."),
+    profile: bool = typer.Option(
+        False, "--profile", help="Run each consumer under pyinstrument (slower; for profiling)."
+    ),
+    seed: int = typer.Option(7, "--seed", help="Seed of the generated events."),
+) -> None:  # fmt: skip
+    """Benchmark the pipelines against fetch-only, decode-only, COPY and naive ceilings.
+
+    Runs on a dedicated database (<name>_bench beside DATABASE_URL's, created and
+    migrated when missing, emptied each run) and on fresh topics and consumer groups.
+    """
+    from rich.console import Console
+
+    from consumer.bench.database import BenchRefused
+    from consumer.bench.kafka import FetchStalled
+    from consumer.bench.process import ConsumerFailed
+    from consumer.bench.report import render, write_json
+    from consumer.bench.run import BenchOptions
+
+    streams = parse_pipelines(pipelines)
+    counts = {s: events or DEFAULT_EVENTS[s] for s in streams}
+    if profile:
+        _require_profiler()
+    options = BenchOptions(
+        counts, streams, output, skip_latency, load_fraction, load_seconds,
+        min(naive_events, min(counts.values())), keep_topics, profile, seed,
+    )  # fmt: skip
+    settings = load_settings()
+    console = Console(stderr=True)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    try:
+        bench_run = run(_bench(settings, options, console, in_place=in_place, yes=yes))
+    except BenchRefused as exc:
+        fail(str(exc), EXIT_USAGE)
+    except (ConsumerFailed, FetchStalled) as exc:
+        fail(str(exc))
+    render(bench_run, Console())
+    typer.echo(f"figures written to {write_json(bench_run, output)}")
+
+
+async def _bench(
+    settings: Settings, options: BenchOptions, console: Console, *, in_place: bool, yes: bool
+) -> BenchRun:
+    from consumer.bench.database import prepare
+    from consumer.bench.run import run_bench
+
+    database = await prepare(settings.database, in_place=in_place, yes=yes)
+    console.print(f"database: {database.masked_url()}", highlight=False)
+    bench_settings = Settings(settings.kafka, database, settings.topics, settings.ingest)
+    return await run_bench(bench_settings, options, console)
+
+
+def _require_profiler() -> None:
+    try:
+        import pyinstrument  # noqa: F401
+    except ImportError:
+        fail("--profile needs pyinstrument (pip install pyinstrument)", EXIT_USAGE)
