@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from consumer.db.migrate import current_revision, head_revision
+from consumer.db.migrate import current_revision, head_revision, upgrade
 from consumer.db.pool import create_pool
 from consumer.deadletters import DeadLetterPublisher
 from consumer.errors import ConfigurationError
@@ -26,15 +26,24 @@ from schemas.topics import Stream
 log = logging.getLogger("utxoiq.service")
 
 
-async def check_schema(settings: Settings) -> None:
-    """Refuse to start on a database whose schema is not at the newest migration."""
+async def prepare_schema(settings: Settings) -> None:
+    """Bring the schema to the newest migration, or refuse to start when not allowed to.
+
+    Migrations take a PostgreSQL advisory lock, so replicas starting together run them
+    once. With ``UTXOIQ_MIGRATE_ON_START=false`` (a runtime role that may not change the
+    schema) a database behind the code stops the process with one line.
+    """
     current = await current_revision(settings.database)
     head = head_revision()
-    if current != head:
+    if current == head:
+        return
+    if not settings.ingest.migrate_on_start:
         raise ConfigurationError(
             f"database schema is at {current or 'nothing'}, expected {head}: "
             "run `utxoiq db upgrade` first"
         )
+    log.info("migrating the database schema", extra={"from": current, "to": head})
+    await asyncio.to_thread(upgrade, settings.database)
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
@@ -90,7 +99,7 @@ class IngestService:
             await self._consume(stop)
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        await check_schema(self.settings)
+        await prepare_schema(self.settings)
         if self.settings.ingest.create_topics:
             await ensure_topics(self.settings, self.pipelines)
         async with (

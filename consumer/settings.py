@@ -319,6 +319,7 @@ class IngestSettings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
     create_topics: bool = True
+    migrate_on_start: bool = True
     metrics_partitions: int = Field(default=6, ge=1)
     default_partitions: int = Field(default=3, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -13,9 +13,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from consumer.db.migrate import downgrade, head_revision, upgrade
+from consumer.db.migrate import current_revision, downgrade, head_revision, upgrade
 from consumer.db.tables import metadata
-from consumer.settings import DatabaseSettings
+from consumer.errors import ConfigurationError
+from consumer.service import prepare_schema
+from consumer.settings import DatabaseSettings, IngestSettings, Settings
 
 
 @pytest.fixture
@@ -91,3 +93,23 @@ async def test_constraints_make_bad_rows_impossible(clean_db: asyncpg.Pool) -> N
     for statement in bad:
         with pytest.raises(asyncpg.IntegrityConstraintViolationError):
             await clean_db.execute(statement)
+
+
+async def test_replicas_starting_together_migrate_once(
+    scratch_database: DatabaseSettings,
+) -> None:
+    """Three consumers starting at once on an empty database bring it to the newest
+    revision together: the advisory lock lets one migrate while the others wait."""
+    settings = Settings(database=scratch_database)
+    await asyncio.gather(*(prepare_schema(settings) for _ in range(3)))
+    assert await current_revision(scratch_database) == head_revision()
+    assert await _differences(scratch_database) == []
+
+
+async def test_a_database_behind_the_code_stops_start_up_when_migrating_is_off(
+    scratch_database: DatabaseSettings,
+) -> None:
+    """With UTXOIQ_MIGRATE_ON_START=false, a schema behind the code is refused in one line."""
+    settings = Settings(database=scratch_database, ingest=IngestSettings(migrate_on_start=False))
+    with pytest.raises(ConfigurationError, match="run `utxoiq db upgrade` first"):
+        await prepare_schema(settings)

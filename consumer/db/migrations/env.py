@@ -13,9 +13,14 @@ from consumer.db.tables import metadata
 config = context.config
 
 
+MIGRATION_LOCK = 0x75747869
+"""Advisory lock key held for the migration's transaction: one migrator at a time."""
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         context.run_migrations()
 
 
