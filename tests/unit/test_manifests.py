@@ -203,6 +203,7 @@ def test_migration_job_runs_upgrade_as_the_migration_role() -> None:
     assert container["args"] == ["db", "upgrade"]
     url = next(e for e in container["env"] if e["name"] == "DATABASE_URL")
     assert url["valueFrom"]["secretKeyRef"]["name"] == "utxoiq-ingest-db-migrate"
+    assert config()["UTXOIQ_MIGRATE_ON_START"] == "false"
 
 
 def test_scaled_objects_follow_lag_with_one_replica_per_partition_at_most() -> None:
