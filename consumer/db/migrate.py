@@ -19,6 +19,7 @@ def alembic_config(database: DatabaseSettings) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", database.sqlalchemy_url.replace("%", "%%"))
+    config.attributes["connect_args"] = database.sqlalchemy_connect_args()
     return config
 
 
@@ -35,7 +36,9 @@ def head_revision() -> str | None:
 
 
 async def current_revision(database: DatabaseSettings) -> str | None:
-    engine = create_async_engine(database.sqlalchemy_url)
+    engine = create_async_engine(
+        database.sqlalchemy_url, connect_args=database.sqlalchemy_connect_args()
+    )
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(

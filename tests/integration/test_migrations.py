@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
@@ -98,12 +100,28 @@ async def test_constraints_make_bad_rows_impossible(clean_db: asyncpg.Pool) -> N
 async def test_replicas_starting_together_migrate_once(
     scratch_database: DatabaseSettings,
 ) -> None:
-    """Three consumers starting at once on an empty database bring it to the newest
-    revision together: the advisory lock lets one migrate while the others wait."""
-    settings = Settings(database=scratch_database)
-    await asyncio.gather(*(prepare_schema(settings) for _ in range(3)))
+    """Three processes migrating an empty database at once all succeed and leave it at the
+    newest revision: the advisory lock lets one migrate while the others wait."""
+    env = {**os.environ, "DATABASE_URL": scratch_database.dsn}
+    command = [sys.executable, "-m", "consumer.cli.main", "db", "upgrade"]
+    processes = [
+        await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    results = [await p.communicate() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], results
     assert await current_revision(scratch_database) == head_revision()
     assert await _differences(scratch_database) == []
+
+
+async def test_a_consumer_brings_an_empty_database_to_the_newest_revision(
+    scratch_database: DatabaseSettings,
+) -> None:
+    """Starting on an empty database, the consumer's start-up migrates it."""
+    await prepare_schema(Settings(database=scratch_database))
+    assert await current_revision(scratch_database) == head_revision()
 
 
 async def test_a_database_behind_the_code_stops_start_up_when_migrating_is_off(

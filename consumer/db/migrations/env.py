@@ -25,7 +25,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = create_async_engine(
+        config.get_main_option("sqlalchemy.url") or "",
+        connect_args=config.attributes.get("connect_args", {}),
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
