@@ -82,7 +82,7 @@ def explain_kafka(kafka: KafkaSettings, cause: BaseException | None) -> str:
     )
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -93,7 +93,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def explain_database(exc: BaseException) -> str | None:
     """One line for a PostgreSQL connection or permission failure; None if it is not one."""
-    for error in _chain(exc):
+    for error in exception_chain(exc):
         sqlstate = getattr(error, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate in _SQLSTATE_HINTS:
             return f"PostgreSQL: {_SQLSTATE_HINTS[sqlstate]} ({one_line(str(error), 200)})"

@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
+from consumer.backoff import backoff_delay
 from consumer.db.migrate import current_revision, head_revision, upgrade
 from consumer.db.pool import create_pool
 from consumer.deadletters import DeadLetterPublisher
-from consumer.errors import ConfigurationError
+from consumer.diagnose import exception_chain, kafka_cause
+from consumer.errors import ConfigurationError, one_line
 from consumer.http import ops_server
 from consumer.pipelines import Pipeline, build_pipelines
 from consumer.runner import PipelineRunner
@@ -24,6 +30,11 @@ from consumer.writers.staging import create_staging_tables
 from schemas.topics import Stream
 
 log = logging.getLogger("utxoiq.service")
+
+T = TypeVar("T")
+
+STARTING_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+"""Shutting down, crashed, starting up, too many clients: worth waiting for."""
 
 
 async def prepare_schema(settings: Settings) -> None:
@@ -44,6 +55,46 @@ async def prepare_schema(settings: Settings) -> None:
         )
     log.info("migrating the database schema", extra={"from": current, "to": head})
     await asyncio.to_thread(upgrade, settings.database)
+
+
+async def until_reachable(settings: Settings, what: str, step: Callable[[], Awaitable[T]]) -> T:
+    """Run a start-up step, waiting out a server that cannot be reached yet.
+
+    A broker or database that is down or restarting is waited for, with backoff, up to
+    ``UTXOIQ_STARTUP_TIMEOUT_S``; refused credentials, TLS failures and anything else
+    fail at once, so a misconfiguration never turns into a retry loop.
+    """
+    deadline = time.monotonic() + settings.ingest.startup_timeout_s
+    attempt = 0
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            if time.monotonic() >= deadline or not await unreachable(exc, settings):
+                raise
+            attempt += 1
+            log.warning(
+                f"{what} cannot be reached yet; waiting",
+                extra={"attempt": attempt, "error": one_line(f"{type(exc).__name__}: {exc}")},
+            )
+            await asyncio.sleep(backoff_delay(attempt, 0.5, 5.0))
+
+
+async def unreachable(exc: BaseException, settings: Settings) -> bool:
+    """True when ``exc`` means the server is down or starting, not that it refused us."""
+    if isinstance(exc, KafkaConnectionError):
+        cause = await kafka_cause(settings.kafka)
+        down = isinstance(cause, OSError | TimeoutError) and not isinstance(cause, ssl.SSLError)
+        return cause is None or down
+    for error in exception_chain(exc):
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate in STARTING_SQLSTATES or sqlstate.startswith("08")
+        if isinstance(error, ssl.SSLError):
+            return False
+        if isinstance(error, ConnectionError | TimeoutError | asyncpg.CannotConnectNowError):
+            return True
+    return False
 
 
 def make_producer(settings: Settings) -> AIOKafkaProducer:
@@ -99,9 +150,11 @@ class IngestService:
             await self._consume(stop)
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        await prepare_schema(self.settings)
+        await until_reachable(self.settings, "PostgreSQL", lambda: prepare_schema(self.settings))
         if self.settings.ingest.create_topics:
-            await ensure_topics(self.settings, self.pipelines)
+            await until_reachable(
+                self.settings, "Kafka", lambda: ensure_topics(self.settings, self.pipelines)
+            )
         async with (
             write_pool(self.settings, len(self.pipelines) + 1) as pool,
             dead_letter_producer(self.settings) as producer,

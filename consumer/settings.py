@@ -320,6 +320,7 @@ class IngestSettings(BaseSettings):
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
     create_topics: bool = True
     migrate_on_start: bool = True
+    startup_timeout_s: float = Field(default=60.0, ge=0)
     metrics_partitions: int = Field(default=6, ge=1)
     default_partitions: int = Field(default=3, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
