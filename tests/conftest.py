@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from consumer.db.migrate import upgrade
+from consumer.db.tables import metadata
 from consumer.settings import (
     DatabaseSettings,
     IngestSettings,
@@ -23,15 +24,8 @@ from consumer.topics_admin import start_or_close
 from tests.support.events import key_of, to_bytes
 from tests.support.services import Services, find_services
 
-TABLES = (
-    "backfill_jobs",
-    "insight_feedback",
-    "system_metrics",
-    "system_metrics_hourly",
-    "system_metrics_daily",
-    "ingest_offsets",
-    "dead_letters",
-)
+TABLES = tuple(table.name for table in metadata.sorted_tables)
+"""Every service table, emptied before each integration test."""
 
 Publish = Callable[[str, Sequence[dict[str, Any] | bytes]], Awaitable[None]]
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 
 import asyncpg
 import pytest
@@ -14,8 +12,7 @@ from typer.testing import CliRunner
 from consumer.cli.main import app
 from consumer.ops.kafka import admin
 from consumer.settings import Settings
-from tests.support.running import settings_env
-from tests.support.services import REPO
+from tests.support.running import run_utxoiq
 
 USAGE = [
     (("replay", "--pipeline", "jobs"), "exactly one of --to-earliest"),
@@ -49,19 +46,8 @@ def test_bad_arguments_get_one_line_and_exit_2(args: tuple[str, ...], message: s
 
 
 async def run_cli(settings: Settings, args: tuple[str, ...]) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "consumer.cli.main",
-        *args,
-        env={**os.environ, **settings_env(settings)},
-        cwd=REPO,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, err.decode()
+    code, _, err = await run_utxoiq(settings, *args)
+    return code, err
 
 
 async def test_refused_operations_get_one_line_and_exit_1(

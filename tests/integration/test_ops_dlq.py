@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import os
-import sys
 import uuid
 from typing import Any
 
@@ -21,26 +18,8 @@ from consumer.settings import Settings
 from schemas.topics import Stream
 from tests.conftest import Publish
 from tests.support import events as ev
-from tests.support.running import running_service, settings_env
-from tests.support.services import REPO
+from tests.support.running import run_utxoiq, running_service
 from tests.support.waiting import wait_until
-
-
-async def utxoiq(settings: Settings, *args: str) -> tuple[int, str, str]:
-    """Run the ``utxoiq`` command with the environment that reproduces ``settings``."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "consumer.cli.main",
-        *args,
-        env={**os.environ, **settings_env(settings)},
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def dead_letter(db: asyncpg.Pool, error_class: str, count: int = 1) -> list[RecordId]:
@@ -147,7 +126,7 @@ async def test_redrive_applies_an_unknown_job_progress_once_the_job_exists(
     finally:
         await other.stop()
 
-    code, out, err = await utxoiq(settings, "dlq", "redrive", str(record), "--execute")
+    code, out, err = await run_utxoiq(settings, "dlq", "redrive", str(record), "--execute")
     assert code == 0, err
     assert "applied: 0" in out and "skipped (not pending): 1" in out
     assert tuple(await job_row(db, job) or ()) == ("running", 5, 1)
@@ -165,7 +144,7 @@ async def test_dlq_show_prints_a_non_json_value_safely(
         await (await producer.send(topic, value, key=b"k\x1b", headers=headers))
         (record,) = await dead_letter(db, "MalformedJson")
 
-    code, out, err = await utxoiq(settings, "dlq", "show", str(record))
+    code, out, err = await run_utxoiq(settings, "dlq", "show", str(record))
     assert code == 0, err
     assert "\x1b" not in out and "\x00" not in out and "\x07" not in out
     assert f"value (binary, {len(value)} bytes):" in out
@@ -174,7 +153,7 @@ async def test_dlq_show_prints_a_non_json_value_safely(
     assert "key (text): k\\x1b" in out
     assert "stage       decode" in out
 
-    code, out, err = await utxoiq(settings, "dlq", "show", str(record), "--from-topic")
+    code, out, err = await run_utxoiq(settings, "dlq", "show", str(record), "--from-topic")
     assert code == 0, err
     assert "dead-letter topic record" in out and "dlq.error.stage: decode" in out
     assert f"dlq.original.offset: {record.offset}" in out and "\x1b" not in out
@@ -211,13 +190,13 @@ async def test_list_stats_export_and_discard_answer_from_the_table(
         again = await discard(conn, DeadLetterFilter(stage="decode"), "junk", execute=True)
         assert (again.discarded, again.skipped) == (0, 1)
 
-    code, out, err = await utxoiq(settings, "dlq", "list", "--json", "--status", "discarded")
+    code, out, err = await run_utxoiq(settings, "dlq", "list", "--json", "--status", "discarded")
     assert code == 0, err
     (listed,) = orjson.loads(out)
     assert (listed["stage"], listed["status_reason"]) == ("decode", "junk")
     assert base64.b64decode(listed["value"]) == b"{not json"
 
-    code, out, err = await utxoiq(settings, "dlq", "export", "--from-topic", "--topic", topic)
+    code, out, err = await run_utxoiq(settings, "dlq", "export", "--from-topic", "--topic", topic)
     assert code == 0, err
     lines = [orjson.loads(line) for line in out.splitlines()]
     assert len(lines) == 3 and "exported 3" in err

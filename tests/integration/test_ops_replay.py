@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +18,7 @@ from consumer.positions import load_positions
 from consumer.settings import Settings
 from schemas.topics import Stream
 from tests.support import events as ev
-from tests.support.running import running_service, settings_env
-from tests.support.services import REPO
+from tests.support.running import run_utxoiq, running_service
 from tests.support.waiting import wait_until
 
 SNAPSHOT = {
@@ -29,23 +26,6 @@ SNAPSHOT = {
     "system_metrics_hourly": "SELECT * FROM system_metrics_hourly ORDER BY 1, 2, 3, 4",
     "system_metrics_daily": "SELECT * FROM system_metrics_daily ORDER BY 1, 2, 3, 4",
 }
-
-
-async def utxoiq(settings: Settings, *args: str) -> tuple[int, str, str]:
-    """Run the ``utxoiq`` command with the environment that reproduces ``settings``."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "consumer.cli.main",
-        *args,
-        env={**os.environ, **settings_env(settings)},
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def snapshot(db: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
@@ -104,7 +84,7 @@ async def test_replay_to_datetime_reprocesses_exactly_the_later_records(
     plan = await plan_replay(settings, Stream.METRICS, ReplayTarget(TargetKind.DATETIME, at=at))
     assert plan.members == ()
     assert plan.to_reprocess == len(late)
-    code, out, err = await utxoiq(
+    code, out, err = await run_utxoiq(
         settings, "replay", "--pipeline", "metrics", "--to-datetime", at.isoformat(), "--execute"
     )
     assert code == 0, err

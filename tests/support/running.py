@@ -92,3 +92,20 @@ class ConsumerProcess:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+async def run_utxoiq(settings: Settings, *args: str, within: float = 60) -> tuple[int, str, str]:
+    """Run the ``utxoiq`` command with the environment that reproduces ``settings``."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "consumer.cli.main",
+        *args,
+        env={**os.environ, **settings_env(settings)},
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), within)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
