@@ -7,6 +7,25 @@ from typing import Any
 
 from consumer.bench.stats import ratio
 
+METHODS = {
+    "drain": "the real service (utxoiq consume --pipeline P, a child process, fresh group) "
+    "empties a pre-published topic; from its 'resuming from stored positions' log line "
+    "(just before the first fetch) to its last 'batch committed' line",
+    "latency": "a producer paced at a fraction of the drain rate stamps each event's time; "
+    "an event is committed at the first 10 ms poll of ingest_offsets past its offset",
+    "cpu": "user + system CPU of the consumer process (psutil, sampled every 50 ms, "
+    "interpolated at the drain's start and end)",
+    "rss": "peak resident set of the consumer process: the kernel's VmHWM, or the largest sample",
+    "fetch_only": "an AIOKafkaConsumer with the pipeline's fetch settings (max_poll_records, "
+    "read_committed) reading the same topic from the start, no decode, no writes",
+    "decode_only": "schemas.codec.decode with the pipeline's adapter over the published "
+    "bytes, in one process; events per CPU second",
+    "write_only": "PostgreSQL COPY of one row per event into the real table with its "
+    "indexes, batch_max_records rows per transaction (keys made unique per event)",
+    "naive": "decode, then one transaction per event (BEGIN, upsert statements, COMMIT) "
+    "through one asyncpg connection, no offsets, on a sample",
+}
+
 
 @dataclass(slots=True)
 class Rate:

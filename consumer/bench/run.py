@@ -44,7 +44,8 @@ from consumer.bench.kafka import (
 from consumer.bench.latency import CommitWatcher, measure_latency
 from consumer.bench.machine import describe
 from consumer.bench.process import ConsumerProcess
-from consumer.bench.results import PipelineResult, Rate
+from consumer.bench.profile import profiler_prefix, render_profile
+from consumer.bench.results import METHODS, Latency, PipelineResult, Rate
 from consumer.bench.workload import EventFactory, Shape, generate
 from consumer.db.pool import create_pool
 from consumer.pipelines import Pipeline, build_pipeline
@@ -151,6 +152,7 @@ async def run_bench(settings: Settings, options: BenchOptions, console: Console)
         "database": settings.database.masked_url(),
         "settings": {name: getattr(settings.ingest, name) for name in BATCH_SETTINGS},
         "options": _describe_options(options),
+        "methods": METHODS,
     }
     return BenchRun(run_id, meta, results)
 
@@ -259,11 +261,12 @@ async def measure_consumer(
 ) -> None:
     """Drain with the real consumer, then (unless skipped) the paced load."""
     name = pipeline.name
+    base = space.options.output / f"{space.run_id}-{name}"
     proc = ConsumerProcess(
         name,
         space.child_env(settings, pipeline.stream),
-        space.options.output / f"{space.run_id}-{name}.log",
-        profiler_prefix(space, name),
+        base.with_suffix(".log"),
+        profiler_prefix(space.options.profile, base),
     )
     proc.start()
     try:
@@ -275,7 +278,8 @@ async def measure_consumer(
         result.peak_rss_bytes = proc.peak_rss or None
     if space.options.profile:
         result.notes.append("profiled: figures include the profiler's overhead")
-        render_profile(space, name)
+        for path in render_profile(base):
+            space.say(f"{name}: profile in {path}")
 
 
 async def run_consumer(
@@ -298,7 +302,8 @@ async def run_consumer(
         result.notes.append(f"{dead} records were dead-lettered during the drain")
     space.say(f"{name}: drained at {drain.rate.per_second:,.0f} events/s")
     if not space.options.skip_latency:
-        result.latency = await load(space, sender, factory, watcher, proc, drain.rate)
+        result.latency = latency = await load(space, sender, factory, watcher, proc, drain.rate)
+        result.notes.extend(latency_notes(latency))
 
 
 async def load(
@@ -308,7 +313,7 @@ async def load(
     watcher: CommitWatcher,
     proc: ConsumerProcess,
     drained: Rate,
-) -> Any:
+) -> Latency:
     rate = drained.per_second * space.options.load_fraction
     seconds = space.options.load_seconds
     space.say(f"{proc.pipeline}: offering {rate:,.0f} events/s for {seconds:.0f} s")
@@ -320,27 +325,13 @@ async def load(
     return latency
 
 
-def profile_path(space: Workspace, name: str, suffix: str) -> Path:
-    return space.options.output / f"{space.run_id}-{name}.{suffix}"
-
-
-def profiler_prefix(space: Workspace, name: str) -> list[str]:
-    if not space.options.profile:
-        return []
-    session = profile_path(space, name, "pyisession")
-    return [sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(session)]
-
-
-def render_profile(space: Workspace, name: str) -> None:
-    """Render the consumer's profile as text and HTML next to the JSON."""
-    import subprocess
-
-    session = profile_path(space, name, "pyisession")
-    for renderer, suffix in (("text", "profile.txt"), ("html", "profile.html")):
-        out = profile_path(space, name, suffix)
-        subprocess.run(
-            [sys.executable, "-m", "pyinstrument", f"--load={session}", "-r", renderer,
-             "-o", str(out)],
-            check=False,
-        )  # fmt: skip
-        space.say(f"{name}: profile in {out}")
+def latency_notes(latency: Latency) -> list[str]:
+    notes = []
+    if latency.missing:
+        notes.append(f"{latency.missing} events of the paced load were not seen committed")
+    if latency.achieved_rate < 0.95 * latency.target_rate:
+        notes.append(
+            f"the paced producer reached {latency.achieved_rate:,.0f} of "
+            f"{latency.target_rate:,.0f} events/s"
+        )
+    return notes
