@@ -1,8 +1,14 @@
-"""Micro-batches bounded by records, bytes and age, whichever is reached first."""
+"""Micro-batches bounded by records, bytes and age, whichever is reached first.
+
+Records are kept per partition, in offset order, so the positions a batch covers are
+read off each partition's first and last record instead of from every record.
+"""
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from consumer.coordinates import Record, TopicPartition
@@ -20,30 +26,40 @@ class Batch:
     """Records gathered from one or more fetches, in offset order per partition."""
 
     limits: BatchLimits
-    records: list[Record] = field(default_factory=list)
+    parts: dict[TopicPartition, list[Record]] = field(default_factory=dict)
+    count: int = 0
     size_bytes: int = 0
     started_at: float | None = None
 
-    def add(self, record: Record, now: float | None = None) -> None:
+    def extend(self, tp: TopicPartition, records: list[Record], now: float | None = None) -> None:
+        """Append one partition's records, which follow any it already holds."""
+        if not records:
+            return
         if self.started_at is None:
             self.started_at = time.monotonic() if now is None else now
-        self.records.append(record)
-        self.size_bytes += record.size
+        self.parts.setdefault(tp, []).extend(records)
+        self.count += len(records)
+        self.size_bytes += sum([record.size for record in records])
+
+    def add(self, record: Record, now: float | None = None) -> None:
+        self.extend(record.id.topic_partition, [record], now)
 
     def __len__(self) -> int:
-        return len(self.records)
+        return self.count
+
+    @property
+    def records(self) -> list[Record]:
+        return list(itertools.chain.from_iterable(self.parts.values()))
 
     @property
     def room(self) -> int:
-        return max(self.limits.max_records - len(self.records), 0)
+        return max(self.limits.max_records - self.count, 0)
 
     def is_full(self, now: float | None = None) -> bool:
         """Flush on size, bytes or age, whichever comes first."""
-        if not self.records:
+        if not self.count:
             return False
-        if len(self.records) >= self.limits.max_records:
-            return True
-        if self.size_bytes >= self.limits.max_bytes:
+        if self.count >= self.limits.max_records or self.size_bytes >= self.limits.max_bytes:
             return True
         return self.age(now) >= self.limits.max_age_s
 
@@ -54,8 +70,23 @@ class Batch:
 
     def next_positions(self) -> dict[TopicPartition, int]:
         """Per partition, the offset after the last record: the position to store."""
-        positions: dict[TopicPartition, int] = {}
-        for record in self.records:
-            tp = record.id.topic_partition
-            positions[tp] = max(positions.get(tp, 0), record.id.offset + 1)
-        return positions
+        return {tp: records[-1].id.offset + 1 for tp, records in self.parts.items()}
+
+    def owned(self, positions: Mapping[TopicPartition, int | None]) -> Batch:
+        """The part of the batch still owned: partitions held, records at or past the
+        stored position (the whole batch, unchanged, in the usual case)."""
+        kept: dict[TopicPartition, list[Record]] = {}
+        for tp, records in self.parts.items():
+            if tp not in positions:
+                continue
+            floor = positions[tp]
+            if floor is not None and records[0].id.offset < floor:
+                records = [r for r in records if r.id.offset >= floor]
+            if records:
+                kept[tp] = records
+        if kept.keys() == self.parts.keys() and all(kept[tp] is self.parts[tp] for tp in kept):
+            return self
+        trimmed = Batch(self.limits, started_at=self.started_at)
+        for tp, records in kept.items():
+            trimmed.extend(tp, records)
+        return trimmed

@@ -53,10 +53,11 @@ class Record:
 
     @classmethod
     def from_kafka(cls, message: Any) -> Record:
+        headers = message.headers
         return cls(
             RecordId(message.topic, message.partition, message.offset),
             message.key,
             message.value,
-            tuple((name, bytes(value or b"")) for name, value in (message.headers or ())),
+            tuple((name, bytes(value or b"")) for name, value in headers) if headers else (),
             message.timestamp,
         )

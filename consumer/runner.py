@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -28,7 +27,6 @@ from consumer.breaker import DeadLetterBreaker
 from consumer.coordinates import Record, TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
-from consumer.outcomes import DeadLetter
 from consumer.pipelines import Pipeline
 from consumer.positions import load_positions
 from consumer.settings import Settings
@@ -39,6 +37,10 @@ from consumer.transaction import apply_batch
 log = logging.getLogger("utxoiq.consumer")
 
 IDLE_POLL_MS = 500
+FETCH_MAX_WAIT_MS = 50
+"""How long the broker may hold a fetch for more data. aiokafka keeps one fetch in
+flight per broker, so a long wait on caught-up partitions starves the others."""
+MAX_PARTITION_FETCH_BYTES = 4 * 1024 * 1024
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -81,7 +83,7 @@ class PipelineRunner:
         self._idle = asyncio.Event()
         self._idle.set()
         self._abandon = False
-        self._pending_flags: list[bool] = []
+        self._pending = (0, 0)
         self._consumer: AIOKafkaConsumer | None = None
         self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
 
@@ -99,6 +101,8 @@ class PipelineRunner:
             heartbeat_interval_ms=max(ingest.session_timeout_ms // 10, 1000),
             max_poll_interval_ms=ingest.max_poll_interval_ms,
             rebalance_timeout_ms=ingest.max_poll_interval_ms,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            max_partition_fetch_bytes=MAX_PARTITION_FETCH_BYTES,
             **self.settings.kafka.client_options(),
         )
 
@@ -197,9 +201,9 @@ class PipelineRunner:
                 if tp not in self.positions:
                     continue
                 floor = self.positions[tp]
-                for message in messages:
-                    if floor is None or message.offset >= floor:
-                        batch.add(Record.from_kafka(message))
+                if floor is not None and messages[0].offset < floor:
+                    messages = [m for m in messages if m.offset >= floor]
+                batch.extend(tp, [Record.from_kafka(m) for m in messages])
             if batch.is_full() or stop.is_set() or self.unpositioned or not (batch or fetched):
                 return batch
 
@@ -211,18 +215,15 @@ class PipelineRunner:
         attempt = 0
         try:
             while True:
-                records = self._still_owned(batch.records)
-                if not records:
+                batch = batch.owned(self._owned_positions())
+                if not batch:
                     return
                 try:
                     report = await apply_batch(
                         self.pool,
                         self.pipeline,
-                        records,
-                        {
-                            r.id.topic_partition: self.positions[r.id.topic_partition]
-                            for r in records
-                        },
+                        batch,
+                        {tp: self.positions[tp] for tp in batch.parts},
                         self.publisher,
                         max_event_bytes=self.settings.ingest.max_event_bytes,
                         breaker_trips=self._breaker_trips,
@@ -250,27 +251,19 @@ class PipelineRunner:
                         return
                     await self._poll_paused(self._delay(attempt), stop)
                     continue
-                self._committed(records, report)
-                await self._commit_to_kafka(records)
+                self._committed(batch, report)
+                await self._commit_to_kafka(batch)
                 return
         finally:
             self._resume_positioned()
             self._idle.set()
 
-    def _still_owned(self, records: list[Record]) -> list[Record]:
-        kept = []
-        for record in records:
-            tp = record.id.topic_partition
-            if tp in self.positions and tp not in self.unpositioned:
-                floor = self.positions[tp]
-                if floor is None or record.id.offset >= floor:
-                    kept.append(record)
-        return kept
+    def _owned_positions(self) -> dict[TopicPartition, int | None]:
+        return {tp: p for tp, p in self.positions.items() if tp not in self.unpositioned}
 
-    def _breaker_trips(self, records: Sequence[Record], dead: Sequence[DeadLetter]) -> bool:
-        dead_ids = {d.record.id for d in dead}
-        self._pending_flags = [record.id in dead_ids for record in records]
-        return self.breaker.would_trip(self._pending_flags)
+    def _breaker_trips(self, records: int, dead: int) -> bool:
+        self._pending = (records, dead)
+        return self.breaker.would_trip(records, dead)
 
     async def _hold_for_breaker(self, reason: str, stop: asyncio.Event) -> None:
         self.breaker_open = True
@@ -287,12 +280,10 @@ class PipelineRunner:
         )
         await self._poll_paused(self.settings.ingest.breaker_cooldown_s, stop)
 
-    def _committed(self, records: list[Record], report: Any) -> None:
-        self.breaker.record(self._pending_flags)
-        for record in records:
-            tp = record.id.topic_partition
-            current = self.positions.get(tp)
-            self.positions[tp] = max(current or 0, record.id.offset + 1)
+    def _committed(self, batch: Batch, report: Any) -> None:
+        self.breaker.record(*self._pending)
+        for tp, position in batch.next_positions().items():
+            self.positions[tp] = max(self.positions.get(tp) or 0, position)
         if self.breaker_open:
             self.breaker_open = False
             self.telemetry.breaker_open.labels(self.pipeline.name).set(0)
@@ -300,14 +291,14 @@ class PipelineRunner:
         self.telemetry.batch_committed(self.pipeline.name, self.pipeline.topic, report)
         log.info("batch committed", extra={**self._log, **report.as_log()})
 
-    async def _commit_to_kafka(self, records: list[Record]) -> None:
+    async def _commit_to_kafka(self, batch: Batch) -> None:
         """Mirror the stored positions into Kafka so lag tools see them (never read back)."""
         consumer = self._consumer
         if consumer is None:
             return
         assignment = consumer.assignment()
         offsets = {}
-        for tp in {r.id.topic_partition for r in records}:
+        for tp in batch.parts:
             ktp = KafkaTopicPartition(tp.topic, tp.partition)
             position = self.positions.get(tp)
             if ktp in assignment and position is not None:

@@ -10,34 +10,28 @@ commit; if publishing fails, nothing commits.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import asyncpg
 
-from consumer.coordinates import Record, TopicPartition
+from consumer.batching import Batch
+from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher, record_dead_letters
 from consumer.decoding import decode_records
 from consumer.errors import BreakerOpen, IngestError, classify
-from consumer.outcomes import BatchReport, DeadLetter, Outcome
+from consumer.outcomes import BatchReport, Outcome
 from consumer.pipelines import Pipeline
 from consumer.positions import advance_positions
 
-BreakerCheck = Callable[[Sequence[Record], Sequence[DeadLetter]], bool]
-
-
-def next_positions(records: Sequence[Record]) -> dict[TopicPartition, int]:
-    targets: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = record.id.topic_partition
-        targets[tp] = max(targets.get(tp, 0), record.id.offset + 1)
-    return targets
+BreakerCheck = Callable[[int, int], bool]
+"""Given (records, dead letters) of a batch, would committing it trip the breaker?"""
 
 
 async def apply_batch(
     pool: asyncpg.Pool,
     pipeline: Pipeline,
-    records: Sequence[Record],
+    batch: Batch,
     expected: Mapping[TopicPartition, int | None],
     publisher: DeadLetterPublisher,
     *,
@@ -45,16 +39,16 @@ async def apply_batch(
     breaker_trips: BreakerCheck | None = None,
 ) -> BatchReport:
     """Apply a batch exactly once or raise; nothing is committed when it raises."""
-    report = BatchReport(records=len(records), bytes=sum(r.size for r in records))
+    records = batch.records
+    report = BatchReport(records=len(records), bytes=batch.size_bytes)
     decoded, dead = decode_records(records, pipeline.adapter, max_event_bytes)
-    targets = next_positions(records)
     started = time.perf_counter()
     try:
         async with pool.acquire() as conn, conn.transaction():
-            await advance_positions(conn, pipeline.group, expected, targets)
+            await advance_positions(conn, pipeline.group, expected, batch.next_positions())
             result = await pipeline.write(conn, decoded)
             dead = dead + result.rejected
-            if breaker_trips is not None and breaker_trips(records, dead):
+            if breaker_trips is not None and breaker_trips(len(records), len(dead)):
                 raise BreakerOpen(f"dead letters would be {len(dead)} of {len(records)} records")
             failed_at = datetime.now(UTC)
             placed = await publisher.publish(pipeline.dead_letter_topic, dead, failed_at)

@@ -9,7 +9,7 @@ import typer
 
 from consumer.cli.common import load_settings, run
 from consumer.logs import configure_logging
-from consumer.service import IngestService
+from consumer.service import IngestService, tune_garbage_collector
 from schemas.topics import Stream
 
 
@@ -21,6 +21,7 @@ def consume(
     """Consume events into PostgreSQL (exactly-once effects, dead letters to <topic>.dlq)."""
     settings = load_settings()
     configure_logging(settings.ingest.log_level, settings.ingest.log_format)
+    tune_garbage_collector()
     run(_consume(IngestService(settings, pipeline or None)))
 
 
