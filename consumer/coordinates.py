@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -37,9 +36,9 @@ class RecordId(NamedTuple):
 Headers = tuple[tuple[str, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One consumed Kafka record, as bytes, with its coordinates."""
+class Record(NamedTuple):
+    """One consumed Kafka record, as bytes, with its coordinates (a tuple: cheap to build
+    thousands of times per batch)."""
 
     id: RecordId
     key: bytes | None

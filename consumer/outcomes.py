@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumer.coordinates import Record
 
@@ -23,8 +23,7 @@ class Outcome(StrEnum):
     """Published to the dead-letter topic and recorded in ``dead_letters``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A record whose value is a valid event of its pipeline."""
 
     record: Record

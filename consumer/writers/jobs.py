@@ -72,7 +72,7 @@ WHERE j.sequence < excluded.sequence OR j.progress_sequence < excluded.progress_
 """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobRow:
     job_id: UUID
     job_type: str
@@ -107,71 +107,82 @@ def _order(item: Decoded) -> tuple[int, UUID]:
     return item.event.data.sequence, item.event.id
 
 
-def _step(row: JobRow | None, event: Any) -> JobRow | None:
-    """The row after one event, or None when the event is a no-op; raises when refused."""
+def _created(event: JobCreated) -> JobRow:
     data = event.data
+    return JobRow(
+        data.job_id,
+        data.job_type,
+        data.start_block,
+        data.end_block,
+        data.start_block,
+        "pending",
+        None,
+        data.created_by,
+        data.sequence,
+        data.sequence,
+        event.time,
+        event.time,
+        None,
+    )
+
+
+def _step(fold: JobFold, event: Any) -> bool:
+    """Apply one event to the fold's row in place: True if it changed, False if it is
+    superseded; raises when the event is refused."""
+    row, data = fold.row, event.data
     if row is None:
-        if isinstance(event, JobCreated):
-            return JobRow(
-                data.job_id, data.job_type, data.start_block, data.end_block,
-                data.start_block, "pending", None, data.created_by, data.sequence,
-                data.sequence, event.time, event.time, None,
-            )  # fmt: skip
-        raise UnknownJob(f"job {data.job_id} was never created ({event.type})")
-    if (
-        isinstance(event, JobProgress)
-        and not row.start_block <= data.current_block <= row.end_block
-    ):
+        if not isinstance(event, JobCreated):
+            raise UnknownJob(f"job {data.job_id} was never created ({event.type})")
+        fold.row = _created(event)
+        return True
+    progress = isinstance(event, JobProgress)
+    if progress and not row.start_block <= data.current_block <= row.end_block:
         raise BlockOutOfRange(
             f"current_block {data.current_block} is outside "
             f"[{row.start_block}, {row.end_block}] of job {data.job_id}"
         )
     if data.sequence <= row.sequence:
-        return _late_progress(row, event)
+        if progress and data.sequence > row.progress_sequence:
+            # older than the row but newer than its block: only the block moves
+            row.current_block, row.progress_sequence = data.current_block, data.sequence
+            return True
+        return False
     if row.status in TERMINAL:
         raise JobAlreadyFinished(
             f"job {data.job_id} is already {row.status} at sequence {row.sequence}"
         )
     if isinstance(event, JobCreated):
         raise JobAlreadyExists(f"job {data.job_id} already exists at sequence {row.sequence}")
-    common = {"sequence": data.sequence, "updated_at": event.time}
-    if isinstance(event, JobProgress):
-        return replace(
-            row,
-            status="running",
-            current_block=data.current_block,
-            progress_sequence=data.sequence,
-            **common,
+    row.sequence, row.updated_at = data.sequence, event.time
+    if progress:
+        row.status, row.current_block, row.progress_sequence = (
+            "running",
+            data.current_block,
+            data.sequence,
         )
-    if isinstance(event, JobCompleted):
-        return replace(row, status="completed", completed_at=event.time, **common)
-    assert isinstance(event, JobFailed)
-    return replace(row, status="failed", error_message=data.error_message, **common)
-
-
-def _late_progress(row: JobRow, event: Any) -> JobRow | None:
-    """A progress event older than the row but newer than its block: only the block moves."""
-    if isinstance(event, JobProgress) and event.data.sequence > row.progress_sequence:
-        return replace(
-            row, current_block=event.data.current_block, progress_sequence=event.data.sequence
-        )
-    return None
+    elif isinstance(event, JobCompleted):
+        row.status, row.completed_at = "completed", event.time
+    else:
+        assert isinstance(event, JobFailed)
+        row.status, row.error_message = "failed", data.error_message
+    return True
 
 
 def fold_job(stored: JobRow | None, items: Sequence[Decoded]) -> JobFold:
-    """Apply one job's events in sequence order, each at most once (pure)."""
-    fold = JobFold(stored)
+    """Apply one job's events in sequence order, each at most once (pure: ``stored`` is
+    copied, never changed)."""
+    fold = JobFold(None if stored is None else replace(stored))
     for item in sorted(items, key=_order):
         try:
-            after = _step(fold.row, item.event)
+            changed = _step(fold, item.event)
         except ApplyRejected as error:
             fold.rejected.append((item, error))
             continue
-        if after is None:
-            fold.superseded.append(item)
-        else:
-            fold.row, fold.changed = after, True
+        if changed:
+            fold.changed = True
             fold.applied.append(item)
+        else:
+            fold.superseded.append(item)
     return fold
 
 
