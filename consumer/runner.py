@@ -201,7 +201,7 @@ class PipelineRunner:
                 if tp not in self.positions:
                     continue
                 floor = self.positions[tp]
-                if floor is not None and messages[0].offset < floor:
+                if floor is not None and messages and messages[0].offset < floor:
                     messages = [m for m in messages if m.offset >= floor]
                 batch.extend(tp, [Record.from_kafka(m) for m in messages])
             if batch.is_full() or stop.is_set() or self.unpositioned or not (batch or fetched):
