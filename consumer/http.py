@@ -124,10 +124,16 @@ async def ops_server(service: IngestService) -> AsyncIterator[OpsServer | None]:
     try:
         await server.start()
     except OSError as exc:
-        raise ConfigurationError(
+        problem = (
             f"cannot listen on {ingest.http_host}:{ingest.http_port} "
             f"(UTXOIQ_HTTP_HOST, UTXOIQ_HTTP_PORT): {exc.strerror or exc}"
-        ) from exc
+        )
+        if "http_port" in ingest.model_fields_set:
+            raise ConfigurationError(problem) from exc
+        # The default port, taken by another consumer on the same host: consume anyway.
+        log.warning(f"{problem}; running without the operations endpoint")
+        yield None
+        return
     try:
         yield server
     finally:

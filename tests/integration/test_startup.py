@@ -1,19 +1,22 @@
-"""Start-up: a database that is still coming up is waited for, not a reason to exit."""
+"""Start-up: what is merely not there yet (a database, a free port) does not stop a consumer."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from consumer.errors import ConfigurationError
 from consumer.service import IngestService
-from consumer.settings import DatabaseSettings, Settings
+from consumer.settings import DatabaseSettings, IngestSettings, Settings
 from schemas.topics import Stream
 from tests.support.proxy import free_port, proxied
+from tests.support.running import running_service
 from tests.support.waiting import wait_until
 
 
@@ -55,3 +58,28 @@ def _through(url: str, port: int) -> DatabaseSettings:
     parts = urlsplit(url)
     userinfo = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
     return DatabaseSettings(url=urlunsplit(parts._replace(netloc=f"{userinfo}127.0.0.1:{port}")))
+
+
+async def test_a_second_consumer_on_one_host_runs_without_the_default_port(
+    make_settings: Any, clean_db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the default operations port is already taken (another consumer on the same
+    host), the consumer still consumes and says it runs without the endpoint; a port set
+    explicitly and taken stops start-up in one line instead."""
+    base = make_settings()
+    fields = base.ingest.model_dump(exclude={"http_port", "http_host"})
+    defaulted = IngestSettings(**fields)
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind((defaulted.http_host, defaulted.http_port))
+        taken.listen()
+        settings = Settings(base.kafka, base.database, base.topics, defaulted)
+        async with running_service(settings, [Stream.METRICS]) as service:
+            assert service.runners[0].positions is not None
+        assert any("without the operations endpoint" in r.getMessage() for r in caplog.records)
+        explicit = IngestSettings(**fields, http_port=defaulted.http_port)
+        with pytest.raises(ConfigurationError, match="UTXOIQ_HTTP_PORT"):
+            async with running_service(
+                Settings(base.kafka, base.database, base.topics, explicit), [Stream.METRICS]
+            ):
+                pass
