@@ -58,12 +58,15 @@ async def prepare_schema(settings: Settings) -> None:
     await asyncio.to_thread(upgrade, settings.database)
 
 
-async def until_reachable(settings: Settings, what: str, step: Callable[[], Awaitable[T]]) -> T:
+async def until_reachable(
+    settings: Settings, what: str, step: Callable[[], Awaitable[T]], stop: asyncio.Event
+) -> T | None:
     """Run a start-up step, waiting out a server that cannot be reached yet.
 
     A broker or database that is down or restarting is waited for, with backoff, up to
     ``UTXOIQ_STARTUP_TIMEOUT_S``; refused credentials, TLS failures and anything else
-    fail at once, so a misconfiguration never turns into a retry loop.
+    fail at once, so a misconfiguration never turns into a retry loop. None when
+    ``stop`` is set while waiting.
     """
     deadline = time.monotonic() + settings.ingest.startup_timeout_s
     attempt = 0
@@ -78,7 +81,10 @@ async def until_reachable(settings: Settings, what: str, step: Callable[[], Awai
                 f"{what} cannot be reached yet; waiting",
                 extra={"attempt": attempt, "error": one_line(f"{type(exc).__name__}: {exc}")},
             )
-            await asyncio.sleep(backoff_delay(attempt, 0.5, 5.0))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff_delay(attempt, 0.5, 5.0))
+            if stop.is_set():
+                return None
 
 
 async def unreachable(exc: BaseException, settings: Settings) -> bool:
@@ -160,11 +166,15 @@ class IngestService:
             await self._consume(stop)
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        await until_reachable(self.settings, "PostgreSQL", lambda: prepare_schema(self.settings))
-        if self.settings.ingest.create_topics:
+        await until_reachable(
+            self.settings, "PostgreSQL", lambda: prepare_schema(self.settings), stop
+        )
+        if self.settings.ingest.create_topics and not stop.is_set():
             await until_reachable(
-                self.settings, "Kafka", lambda: ensure_topics(self.settings, self.pipelines)
+                self.settings, "Kafka", lambda: ensure_topics(self.settings, self.pipelines), stop
             )
+        if stop.is_set():
+            return
         async with (
             write_pool(self.settings, len(self.pipelines) + 1) as pool,
             dead_letter_producer(self.settings) as producer,

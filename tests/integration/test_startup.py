@@ -83,3 +83,26 @@ async def test_a_second_consumer_on_one_host_runs_without_the_default_port(
                 Settings(base.kafka, base.database, base.topics, explicit), [Stream.METRICS]
             ):
                 pass
+
+
+async def test_a_stop_while_waiting_for_the_database_ends_start_up_at_once(
+    make_settings: Any, clean_db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM during the start-up wait for PostgreSQL ends the service within seconds."""
+    caplog.set_level(logging.WARNING, logger="utxoiq.service")
+    base = make_settings(startup_timeout_s=600)
+    settings = Settings(
+        base.kafka, _through(base.database.dsn, free_port()), base.topics, base.ingest
+    )
+    service = IngestService(settings, [Stream.METRICS])
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+
+    async def waiting() -> bool:
+        assert not task.done(), task.exception()
+        return any("cannot be reached yet" in r.getMessage() for r in caplog.records)
+
+    await wait_until(waiting, within=30, what="the consumer to wait for PostgreSQL")
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+    assert not service.runners
