@@ -1,7 +1,8 @@
 """Micro-batches bounded by records, bytes and age, whichever is reached first.
 
-Records are kept per partition, in offset order, so the positions a batch covers are
-read off each partition's first and last record instead of from every record.
+Records are kept per partition, in offset order and as fetched, so the positions a
+batch covers are read off each partition's first and last record instead of from
+every record.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from consumer.coordinates import Record, TopicPartition
+from consumer.coordinates import KafkaMessage, Record, TopicPartition, message_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +27,14 @@ class Batch:
     """Records gathered from one or more fetches, in offset order per partition."""
 
     limits: BatchLimits
-    parts: dict[TopicPartition, list[Record]] = field(default_factory=dict)
+    parts: dict[TopicPartition, list[KafkaMessage]] = field(default_factory=dict)
     count: int = 0
     size_bytes: int = 0
     started_at: float | None = None
 
-    def extend(self, tp: TopicPartition, records: list[Record], now: float | None = None) -> None:
+    def extend(
+        self, tp: TopicPartition, records: list[KafkaMessage], now: float | None = None
+    ) -> None:
         """Append one partition's records, which follow any it already holds."""
         if not records:
             return
@@ -39,7 +42,7 @@ class Batch:
             self.started_at = time.monotonic() if now is None else now
         self.parts.setdefault(tp, []).extend(records)
         self.count += len(records)
-        self.size_bytes += sum([record.size for record in records])
+        self.size_bytes += sum([message_size(record) for record in records])
 
     def add(self, record: Record, now: float | None = None) -> None:
         self.extend(record.id.topic_partition, [record], now)
@@ -48,7 +51,7 @@ class Batch:
         return self.count
 
     @property
-    def records(self) -> list[Record]:
+    def records(self) -> list[KafkaMessage]:
         return list(itertools.chain.from_iterable(self.parts.values()))
 
     @property
@@ -70,18 +73,18 @@ class Batch:
 
     def next_positions(self) -> dict[TopicPartition, int]:
         """Per partition, the offset after the last record: the position to store."""
-        return {tp: records[-1].id.offset + 1 for tp, records in self.parts.items()}
+        return {tp: records[-1].offset + 1 for tp, records in self.parts.items()}
 
     def owned(self, positions: Mapping[TopicPartition, int | None]) -> Batch:
         """The part of the batch still owned: partitions held, records at or past the
         stored position (the whole batch, unchanged, in the usual case)."""
-        kept: dict[TopicPartition, list[Record]] = {}
+        kept: dict[TopicPartition, list[KafkaMessage]] = {}
         for tp, records in self.parts.items():
             if tp not in positions:
                 continue
             floor = positions[tp]
-            if floor is not None and records[0].id.offset < floor:
-                records = [r for r in records if r.id.offset >= floor]
+            if floor is not None and records[0].offset < floor:
+                records = [r for r in records if r.offset >= floor]
             if records:
                 kept[tp] = records
         if kept.keys() == self.parts.keys() and all(kept[tp] is self.parts[tp] for tp in kept):

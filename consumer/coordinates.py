@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 
 class TopicPartition(NamedTuple):
@@ -36,6 +36,27 @@ class RecordId(NamedTuple):
 Headers = tuple[tuple[str, bytes], ...]
 
 
+class KafkaMessage(Protocol):
+    """What the hot path reads of a consumed record: aiokafka's ``ConsumerRecord`` as
+    fetched, or a ``Record``. Batches keep the fetched objects as they are; a ``Record``
+    is built only for the few that become dead letters."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+def message_size(message: KafkaMessage) -> int:
+    return len(message.value or b"") + len(message.key or b"")
+
+
 class Record(NamedTuple):
     """One consumed Kafka record, as bytes, with its coordinates (a tuple: cheap to build
     thousands of times per batch)."""
@@ -48,7 +69,24 @@ class Record(NamedTuple):
 
     @property
     def size(self) -> int:
-        return len(self.value or b"") + len(self.key or b"")
+        return message_size(self)
+
+    @property
+    def topic(self) -> str:
+        return self.id.topic
+
+    @property
+    def partition(self) -> int:
+        return self.id.partition
+
+    @property
+    def offset(self) -> int:
+        return self.id.offset
+
+    @classmethod
+    def of(cls, message: KafkaMessage) -> Record:
+        """``message`` as a ``Record`` (itself when it already is one)."""
+        return message if isinstance(message, Record) else cls.from_kafka(message)
 
     @classmethod
     def from_kafka(cls, message: Any) -> Record:

@@ -7,14 +7,14 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from consumer.coordinates import Record
+from consumer.coordinates import KafkaMessage, Record
 from consumer.errors import one_line
 from consumer.outcomes import DeadLetter, Decoded
 from schemas.codec import EventRejected, decode
 
 
 def decode_records(
-    records: Iterable[Record], adapter: TypeAdapter[Any], max_event_bytes: int
+    records: Iterable[KafkaMessage], adapter: TypeAdapter[Any], max_event_bytes: int
 ) -> tuple[list[Decoded], list[DeadLetter]]:
     """Split records into valid events and dead letters (stage ``decode`` or ``validate``)."""
     decoded: list[Decoded] = []
@@ -23,7 +23,7 @@ def decode_records(
         try:
             event = decode(record.value, adapter, max_bytes=max_event_bytes)
         except EventRejected as exc:
-            dead.append(DeadLetter(record, exc.stage, exc.reason, one_line(str(exc))))
+            dead.append(DeadLetter(Record.of(record), exc.stage, exc.reason, one_line(str(exc))))
         else:
             decoded.append(Decoded(record, event))
     return decoded, dead

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from consumer.coordinates import Record
+from consumer.coordinates import KafkaMessage, Record
 
 
 class Outcome(StrEnum):
@@ -26,7 +26,7 @@ class Outcome(StrEnum):
 class Decoded(NamedTuple):
     """A record whose value is a valid event of its pipeline."""
 
-    record: Record
+    record: KafkaMessage
     event: Any
 
 
@@ -46,7 +46,7 @@ class DeadLetter:
         from consumer.errors import one_line
 
         return cls(
-            item.record,
+            Record.of(item.record),
             "apply",
             type(error).__name__,
             one_line(str(error)),

@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 from consumer.backoff import backoff_delay
 from consumer.batching import Batch, BatchLimits
 from consumer.breaker import DeadLetterBreaker
-from consumer.coordinates import Record, TopicPartition
+from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
 from consumer.pipelines import Pipeline
@@ -203,7 +203,7 @@ class PipelineRunner:
                 floor = self.positions[tp]
                 if floor is not None and messages and messages[0].offset < floor:
                     messages = [m for m in messages if m.offset >= floor]
-                batch.extend(tp, [Record.from_kafka(m) for m in messages])
+                batch.extend(tp, messages)
             if batch.is_full() or stop.is_set() or self.unpositioned or not (batch or fetched):
                 return batch
 
