@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from consumer.coordinates import KafkaMessage, Record, TopicPartition, message_size
+from consumer.coordinates import KafkaMessage, TopicPartition, message_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +43,6 @@ class Batch:
         self.parts.setdefault(tp, []).extend(records)
         self.count += len(records)
         self.size_bytes += sum([message_size(record) for record in records])
-
-    def add(self, record: Record, now: float | None = None) -> None:
-        self.extend(record.id.topic_partition, [record], now)
 
     def __len__(self) -> int:
         return self.count

@@ -68,10 +68,6 @@ class Record(NamedTuple):
     timestamp_ms: int
 
     @property
-    def size(self) -> int:
-        return message_size(self)
-
-    @property
     def topic(self) -> str:
         return self.id.topic
 

@@ -10,7 +10,7 @@ import pytest
 from consumer.backoff import backoff_delay
 from consumer.batching import Batch, BatchLimits
 from consumer.breaker import DeadLetterBreaker
-from consumer.coordinates import RecordId, TopicPartition
+from consumer.coordinates import RecordId, TopicPartition, message_size
 from consumer.deadletters import dead_letter_headers, decode_headers, encode_headers
 from consumer.decoding import decode_records
 from consumer.errors import (
@@ -50,23 +50,24 @@ def test_feedback_reduce_keeps_the_newest_and_breaks_ties_by_event_id() -> None:
 
 def test_batch_flushes_on_records_bytes_or_age() -> None:
     r = record(ev.metric("a", "b", 1.0))
+    tp = r.id.topic_partition
     by_count = Batch(BatchLimits(2, 10**9, 60))
-    by_count.add(r, now=0)
+    by_count.extend(tp, [r], now=0)
     assert not by_count.is_full(now=0)
-    by_count.add(r, now=0)
+    by_count.extend(tp, [r], now=0)
     assert by_count.is_full(now=0)
-    by_bytes = Batch(BatchLimits(100, r.size, 60))
-    by_bytes.add(r, now=0)
+    by_bytes = Batch(BatchLimits(100, message_size(r), 60))
+    by_bytes.extend(tp, [r], now=0)
     assert by_bytes.is_full(now=0)
     by_age = Batch(BatchLimits(100, 10**9, 0.5))
-    by_age.add(r, now=0)
+    by_age.extend(tp, [r], now=0)
     assert not by_age.is_full(now=0.4) and by_age.is_full(now=0.5)
 
 
 def test_next_positions_are_one_past_the_last_offset_per_partition() -> None:
     batch = Batch(BatchLimits(10, 10**9, 1))
     for offset, partition in [(5, 0), (6, 0), (9, 1)]:
-        batch.add(record(b"x", offset=offset, partition=partition))
+        batch.extend(TopicPartition("t", partition), [record(b"x", offset, partition)])
     assert batch.next_positions() == {TopicPartition("t", 0): 7, TopicPartition("t", 1): 10}
 
 
