@@ -18,7 +18,7 @@ import orjson
 import typer
 
 from consumer.cli.common import load_settings
-from consumer.cli.errors import EXIT_USAGE, fail
+from consumer.cli.errors import EXIT_USAGE, fail, parsed
 from consumer.cli.guard import guarded
 from consumer.coordinates import Record, RecordId
 from consumer.db.pool import create_pool
@@ -62,20 +62,10 @@ DRY_RUN = typer.Option(True, "--dry-run/--execute", help="Forecast (default), or
 JSON = typer.Option(False, "--json", help="JSON instead of a table.")
 
 
-def _when(option: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_when(text)
-    except ValueError as exc:
-        fail(f"{option}: {exc}", EXIT_USAGE)
-
-
 def _record_id(text: str) -> RecordId:
-    try:
-        return parse_record_id(text)
-    except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
+    record_id = parsed("", parse_record_id, text)
+    assert record_id is not None
+    return record_id
 
 
 def selection(
@@ -96,8 +86,8 @@ def selection(
             stage=stage,
             error_class=error_class,
             status=status,
-            since=_when("--since", since),
-            until=_when("--until", until),
+            since=parsed("--since", parse_when, since),
+            until=parsed("--until", parse_when, until),
             key=None if key is None else key.encode(),
             limit=limit,
             ids=tuple(dict.fromkeys(_record_id(text) for text in ids or ())),

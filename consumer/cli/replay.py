@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from consumer.cli.common import load_settings
-from consumer.cli.errors import EXIT_USAGE, fail
+from consumer.cli.errors import EXIT_USAGE, fail, parsed
 from consumer.cli.guard import guarded
 from consumer.ops.arguments import parse_partitions, parse_when
 from consumer.ops.errors import OperationRefused
@@ -54,7 +54,7 @@ def replay(
     """
     stream = parse_pipeline(pipeline)
     target = parse_target(to_earliest, to_latest, to_offset, to_datetime, shift_by)
-    chosen = _partitions(partitions)
+    chosen = parsed("--partitions", parse_partitions, partitions)
     settings = load_settings()
     plan = guarded(plan_replay(settings, stream, target, chosen))
     print_plan(plan)
@@ -106,19 +106,7 @@ def parse_target(
     if shift is not None:
         return ReplayTarget(TargetKind.SHIFT, offset=shift)
     assert when is not None
-    try:
-        return ReplayTarget(TargetKind.DATETIME, at=parse_when(when))
-    except ValueError as exc:
-        fail(f"--to-datetime: {exc}", EXIT_USAGE)
-
-
-def _partitions(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return parse_partitions(text)
-    except ValueError as exc:
-        fail(f"--partitions: {exc}", EXIT_USAGE)
+    return ReplayTarget(TargetKind.DATETIME, at=parsed("--to-datetime", parse_when, when))
 
 
 def print_plan(plan: ReplayPlan) -> None:
