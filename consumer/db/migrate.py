@@ -32,7 +32,8 @@ def downgrade(database: DatabaseSettings, revision: str = "base") -> None:
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config(DatabaseSettings())).get_current_head()
+    """The newest migration in the package (no database or settings needed)."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 async def current_revision(database: DatabaseSettings) -> str | None:
