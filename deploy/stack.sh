@@ -379,7 +379,14 @@ kafka_launch() {
     "-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.xml" -Dkafka.logs.dir="$KAFKA_DIR" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/server.properties" \
     </dev/null >>"$KAFKA_DIR/stdout.log" 2>&1 9>&- &
-  printf '%s\n' "$!" >"$KAFKA_PID_FILE"
+  pid=$!
+  printf '%s\n' "$pid" >"$KAFKA_PID_FILE"
+  # Until the child has exec'd java, its command line is still the shell's, and
+  # kafka_pid would take a broker that is starting for one that has exited.
+  for _ in {1..100}; do
+    is_our_kafka "$pid" || ! kill -0 "$pid" 2>/dev/null && break
+    sleep 0.05
+  done
 }
 
 RUN_MARKER='--- deploy/stack.sh: kafka start ---'
