@@ -1,7 +1,12 @@
 """The consume loop of one pipeline: a thin loop over named stages.
 
-fetch (gather a micro-batch) -> apply (decode, reduce, write, dead-letter, store the
+fetch (gather a micro-batch) -> decode -> apply (reduce, write, dead-letter, store the
 position: ``transaction.apply_batch``) -> commit to Kafka (for lag tools only).
+
+Two batches are in hand at most: while batch N is written, batch N+1 is fetched and
+decoded, so the consumer's CPU work overlaps the database's. Batches are still applied
+one at a time and in order: N+1's transaction starts only after N's has committed, and
+its expected positions are the ones N stored.
 
 Positions come from PostgreSQL: partitions are paused when assigned and resumed once
 sought to their stored position. A transient failure pauses every partition and retries
@@ -12,6 +17,7 @@ in its group; nothing is skipped and nothing is dead-lettered for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -26,6 +32,7 @@ from consumer.batching import Batch, BatchLimits
 from consumer.breaker import DeadLetterBreaker
 from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
+from consumer.decoding import DecodedBatch, decode_batch, decode_batch_yielding
 from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
 from consumer.pipelines import Pipeline
 from consumer.positions import load_positions
@@ -82,6 +89,10 @@ class PipelineRunner:
         self.loop_heartbeat = time.monotonic()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._not_rebalancing = asyncio.Event()
+        self._not_rebalancing.set()
+        self._fetching = asyncio.Lock()
+        self._in_flight: asyncio.Task[None] | None = None
         self._abandon = False
         self._pending = (0, 0)
         self._consumer: AIOKafkaConsumer | None = None
@@ -115,25 +126,49 @@ class PipelineRunner:
             while not stop.is_set():
                 self.loop_heartbeat = time.monotonic()
                 if self.unpositioned:
+                    await self._finish_in_flight()
                     await self._seek_to_stored_positions(stop)
                     continue
                 batch = await self._gather(consumer, stop)
-                if batch:
-                    await self._process(batch, stop)
+                if not batch:
+                    continue
+                work = await decode_batch_yielding(
+                    batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes
+                )
+                await self._finish_in_flight()
+                if stop.is_set():
+                    break
+                self._in_flight = asyncio.create_task(self._process(work, stop))
+            await self._finish_in_flight()
         finally:
+            if self._in_flight is not None:
+                self._in_flight.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._in_flight
             await consumer.stop()
             self._consumer = None
             log.info("pipeline stopped", extra=self._log)
 
     # -- rebalance ---------------------------------------------------------------
 
+    async def _finish_in_flight(self) -> None:
+        """Wait for the batch being applied (its task handles its own failures)."""
+        task, self._in_flight = self._in_flight, None
+        if task is not None:
+            await task
+
     async def release(self, revoked: set[KafkaTopicPartition]) -> None:
-        """Let the in-flight batch finish (or abandon its retries), then forget positions."""
+        """Let the in-flight batch finish (or abandon its retries), then forget positions.
+
+        No next batch starts until the positions are forgotten, so it cannot apply
+        records of a revoked partition."""
+        self._not_rebalancing.clear()
         self._abandon = True
         try:
             await self._idle.wait()
         finally:
             self._abandon = False
+            self._not_rebalancing.set()
         for tp in revoked:
             key = TopicPartition(tp.topic, tp.partition)
             self.positions.pop(key, None)
@@ -193,9 +228,10 @@ class PipelineRunner:
         batch = Batch(self.limits)
         while True:
             wait_s = self.limits.max_age_s - batch.age() if batch else IDLE_POLL_MS / 1000
-            fetched = await consumer.getmany(
-                timeout_ms=max(int(wait_s * 1000), 0), max_records=max(batch.room, 1)
-            )
+            async with self._fetching:
+                fetched = await consumer.getmany(
+                    timeout_ms=max(int(wait_s * 1000), 0), max_records=max(batch.room, 1)
+                )
             for ktp, messages in fetched.items():
                 tp = TopicPartition(ktp.topic, ktp.partition)
                 if tp not in self.positions:
@@ -209,23 +245,24 @@ class PipelineRunner:
 
     # -- apply with retries --------------------------------------------------------
 
-    async def _process(self, batch: Batch, stop: asyncio.Event) -> None:
+    async def _process(self, work: DecodedBatch, stop: asyncio.Event) -> None:
+        await self._not_rebalancing.wait()
         self._idle.clear()
         deadline: float | None = None
         attempt = 0
         try:
             while True:
-                batch = batch.owned(self._owned_positions())
+                work = self._owned_part(work)
+                batch = work.batch
                 if not batch:
                     return
                 try:
                     report = await apply_batch(
                         self.pool,
                         self.pipeline,
-                        batch,
+                        work,
                         {tp: self.positions[tp] for tp in batch.parts},
                         self.publisher,
-                        max_event_bytes=self.settings.ingest.max_event_bytes,
                         breaker_trips=self._breaker_trips,
                     )
                 except BreakerOpen as exc:
@@ -258,8 +295,13 @@ class PipelineRunner:
             self._resume_positioned()
             self._idle.set()
 
-    def _owned_positions(self) -> dict[TopicPartition, int | None]:
-        return {tp: p for tp, p in self.positions.items() if tp not in self.unpositioned}
+    def _owned_part(self, work: DecodedBatch) -> DecodedBatch:
+        """The part of a decoded batch still owned (all of it, as it is, in the usual case)."""
+        owned = {tp: p for tp, p in self.positions.items() if tp not in self.unpositioned}
+        batch = work.batch.owned(owned)
+        if batch is work.batch:
+            return work
+        return decode_batch(batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes)
 
     def _breaker_trips(self, records: int, dead: int) -> bool:
         self._pending = (records, dead)
@@ -329,7 +371,8 @@ class PipelineRunner:
             if remaining <= 0:
                 break
             self.loop_heartbeat = time.monotonic()
-            await consumer.getmany(timeout_ms=int(min(remaining, IDLE_POLL_MS / 1000) * 1000))
+            async with self._fetching:
+                await consumer.getmany(timeout_ms=int(min(remaining, IDLE_POLL_MS / 1000) * 1000))
 
     def _resume_positioned(self) -> None:
         consumer = self._consumer

@@ -1,4 +1,4 @@
-"""One batch, one transaction: decode, write, dead-letter, move the position, commit.
+"""One batch, one transaction: write, dead-letter, move the position, commit.
 
 This is the exactly-once core. The position compare-and-set comes first so that a
 second member working on the same partitions waits on the row lock and then fails,
@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from consumer.batching import Batch
 from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher, record_dead_letters
-from consumer.decoding import decode_records
+from consumer.decoding import DecodedBatch
 from consumer.errors import BreakerOpen, IngestError, classify
 from consumer.outcomes import BatchReport, Outcome
 from consumer.pipelines import Pipeline
@@ -31,25 +30,24 @@ BreakerCheck = Callable[[int, int], bool]
 async def apply_batch(
     pool: asyncpg.Pool,
     pipeline: Pipeline,
-    batch: Batch,
+    work: DecodedBatch,
     expected: Mapping[TopicPartition, int | None],
     publisher: DeadLetterPublisher,
     *,
-    max_event_bytes: int,
     breaker_trips: BreakerCheck | None = None,
 ) -> BatchReport:
-    """Apply a batch exactly once or raise; nothing is committed when it raises."""
-    records = batch.records
-    report = BatchReport(records=len(records), bytes=batch.size_bytes)
-    decoded, dead = decode_records(records, pipeline.adapter, max_event_bytes)
+    """Apply a decoded batch exactly once or raise; nothing is committed when it raises."""
+    batch, decoded, dead = work.batch, work.decoded, work.dead
+    records = len(batch)
+    report = BatchReport(records=records, bytes=batch.size_bytes)
     started = time.perf_counter()
     try:
         async with pool.acquire() as conn, conn.transaction():
             await advance_positions(conn, pipeline.group, expected, batch.next_positions())
             result = await pipeline.write(conn, decoded)
             dead = dead + result.rejected
-            if breaker_trips is not None and breaker_trips(len(records), len(dead)):
-                raise BreakerOpen(f"dead letters would be {len(dead)} of {len(records)} records")
+            if breaker_trips is not None and breaker_trips(records, len(dead)):
+                raise BreakerOpen(f"dead letters would be {len(dead)} of {records} records")
             failed_at = datetime.now(UTC)
             placed = await publisher.publish(pipeline.dead_letter_topic, dead, failed_at)
             await record_dead_letters(conn, dead, pipeline.group, failed_at, placed)
