@@ -26,7 +26,7 @@ def decode_records(
     """Split records into valid events and dead letters (stage ``decode`` or ``validate``)."""
     decoded: list[Decoded] = []
     dead: list[DeadLetter] = []
-    validate = adapter.validate_json
+    validate = adapter.validator.validate_json  # the core validator: no wrapper per call
     for record in records:
         value = record.value
         if value is not None and len(value) <= max_event_bytes:

@@ -3,15 +3,20 @@
 fetch (gather a micro-batch) -> decode -> apply (reduce, write, dead-letter, store the
 position: ``transaction.apply_batch``) -> commit to Kafka (for lag tools only).
 
-Two batches are in hand at most: while batch N is written, batch N+1 is fetched and
-decoded, so the consumer's CPU work overlaps the database's. Batches are still applied
-one at a time and in order: N+1's transaction starts only after N's has committed, and
-its expected positions are the ones N stored.
+Write lanes. A member's partitions are spread over ``UTXOIQ_WRITE_LANES`` lanes by
+partition number. The loop gathers a batch for each lane in turn, from that lane's
+partitions only, decodes it, and hands it to the lane once the lane's previous batch has
+committed: each lane applies its batches one after the other, in its own transactions,
+so a partition's records (and so an entity's) are applied in offset order. Meanwhile the
+other lanes write and the loop fetches and decodes, so the consumer's CPU work and the
+database's overlap. Lanes never share a partition, so their positions never conflict.
 
-Positions come from PostgreSQL: partitions are paused when assigned and resumed once
-sought to their stored position. A transient failure pauses every partition and retries
-the same batch with capped exponential backoff while still polling, so the member stays
-in its group; nothing is skipped and nothing is dead-lettered for it.
+Only this loop polls Kafka. A lane that must wait (a transient failure being retried,
+the dead-letter circuit breaker open) just sleeps; when the loop has waited for a lane
+longer than a moment it pauses every partition and keeps polling, so the member stays
+in its group and nothing is fetched that would have to be dropped. Positions come from
+PostgreSQL: partitions are paused when assigned and resumed once sought to their stored
+position; nothing is skipped and nothing is dead-lettered for a transient failure.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -34,6 +38,7 @@ from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import DecodedBatch, decode_batch, decode_batch_yielding
 from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
+from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
 from consumer.positions import load_positions
 from consumer.settings import Settings
@@ -48,6 +53,10 @@ FETCH_MAX_WAIT_MS = 50
 """How long the broker may hold a fetch for more data. aiokafka keeps one fetch in
 flight per broker, so a long wait on caught-up partitions starves the others."""
 MAX_PARTITION_FETCH_BYTES = 4 * 1024 * 1024
+LANE_PATIENCE_S = 1.0
+"""How long the loop waits for a lane before pausing every partition to poll while it
+waits (a healthy batch is written well within this)."""
+SLEEP_SLICE_S = 0.1
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -81,20 +90,20 @@ class PipelineRunner:
         self.limits = BatchLimits(
             ingest.batch_max_records, ingest.batch_max_bytes, ingest.batch_max_age_ms / 1000
         )
+        self.lanes = ingest.write_lanes
         self.breaker = DeadLetterBreaker(ingest.breaker_window, ingest.breaker_threshold)
         self.positions: dict[TopicPartition, int | None] = {}
         self.unpositioned: set[TopicPartition] = set()
         self.breaker_open = False
         self.last_progress = time.monotonic()
         self.loop_heartbeat = time.monotonic()
+        self._writing: dict[int, asyncio.Task[None]] = {}
+        self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._not_rebalancing = asyncio.Event()
         self._not_rebalancing.set()
-        self._fetching = asyncio.Lock()
-        self._in_flight: asyncio.Task[None] | None = None
         self._abandon = False
-        self._pending = (0, 0)
         self._consumer: AIOKafkaConsumer | None = None
         self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
 
@@ -122,45 +131,79 @@ class PipelineRunner:
         consumer.subscribe([self.pipeline.topic], listener=_Rebalance(self))
         await start_or_close(consumer)
         log.info("pipeline started", extra=self._log)
+        lane = 0
         try:
             while not stop.is_set():
                 self.loop_heartbeat = time.monotonic()
                 if self.unpositioned:
-                    await self._finish_in_flight()
+                    await self._wait_for_lanes(list(self._writing), stop)
                     await self._seek_to_stored_positions(stop)
                     continue
-                batch = await self._gather(consumer, stop)
+                lane = (lane + 1) % self.lanes
+                partitions = self._partitions_of(lane)
+                if partitions is None:
+                    continue
+                batch = await self._gather(consumer, stop, partitions)
                 if not batch:
                     continue
                 work = await decode_batch_yielding(
                     batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes
                 )
-                await self._finish_in_flight()
+                await self._wait_for_lanes([lane], stop)
                 if stop.is_set():
                     break
-                self._in_flight = asyncio.create_task(self._process(work, stop))
-            await self._finish_in_flight()
+                self._writing[lane] = asyncio.create_task(self._apply(work, stop))
+            await self._wait_for_lanes(list(self._writing), stop)
         finally:
-            if self._in_flight is not None:
-                self._in_flight.cancel()
+            for task in self._writing.values():
+                task.cancel()
+            for task in self._writing.values():
                 with contextlib.suppress(asyncio.CancelledError):
-                    await self._in_flight
+                    await task
             await consumer.stop()
             self._consumer = None
             log.info("pipeline stopped", extra=self._log)
 
+    def _partitions_of(self, lane: int) -> list[KafkaTopicPartition] | None:
+        """The positioned partitions of a lane (partition number modulo lanes) to fetch
+        for; [] for all of them (a single lane, or none positioned yet, so the loop still
+        polls); None when the lane has none while others do."""
+        if self.lanes == 1 or not self.positions:
+            return []
+        mine = [
+            KafkaTopicPartition(tp.topic, tp.partition)
+            for tp in self.positions
+            if tp.partition % self.lanes == lane
+        ]
+        return mine or None
+
+    async def _wait_for_lanes(self, lanes: list[int], stop: asyncio.Event) -> None:
+        """Wait until the given lanes have finished their batches, polling Kafka with
+        every partition paused once the wait is longer than ``LANE_PATIENCE_S``."""
+        tasks = [self._writing[lane] for lane in lanes if lane in self._writing]
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=LANE_PATIENCE_S)
+        if pending:
+            consumer = self._consumer
+            assert consumer is not None
+            self._pause_all()
+            while pending:
+                self.loop_heartbeat = time.monotonic()
+                await consumer.getmany(timeout_ms=IDLE_POLL_MS)
+                pending = {task for task in pending if not task.done()}
+            self._resume_positioned()
+        for lane in lanes:
+            task = self._writing.get(lane)
+            if task is not None and task.done():
+                del self._writing[lane]
+                task.result()
+
     # -- rebalance ---------------------------------------------------------------
 
-    async def _finish_in_flight(self) -> None:
-        """Wait for the batch being applied (its task handles its own failures)."""
-        task, self._in_flight = self._in_flight, None
-        if task is not None:
-            await task
-
     async def release(self, revoked: set[KafkaTopicPartition]) -> None:
-        """Let the in-flight batch finish (or abandon its retries), then forget positions.
-
-        No next batch starts until the positions are forgotten, so it cannot apply
+        """Let the batches being written finish (or abandon their retries), then forget
+        the positions. No batch starts until they are forgotten, so none can apply
         records of a revoked partition."""
         self._not_rebalancing.clear()
         self._abandon = True
@@ -224,14 +267,22 @@ class PipelineRunner:
 
     # -- fetch -------------------------------------------------------------------
 
-    async def _gather(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> Batch:
+    async def _gather(
+        self,
+        consumer: AIOKafkaConsumer,
+        stop: asyncio.Event,
+        partitions: list[KafkaTopicPartition],
+    ) -> Batch:
+        """A batch from ``partitions`` (all when empty). With one lane, an idle loop waits
+        ``IDLE_POLL_MS`` for records; with several, only a batch age, so that the next
+        lane's records are not kept waiting."""
         batch = Batch(self.limits)
+        idle_s = IDLE_POLL_MS / 1000 if not partitions else self.limits.max_age_s
         while True:
-            wait_s = self.limits.max_age_s - batch.age() if batch else IDLE_POLL_MS / 1000
-            async with self._fetching:
-                fetched = await consumer.getmany(
-                    timeout_ms=max(int(wait_s * 1000), 0), max_records=max(batch.room, 1)
-                )
+            wait_s = self.limits.max_age_s - batch.age() if batch else idle_s
+            fetched = await consumer.getmany(
+                *partitions, timeout_ms=max(int(wait_s * 1000), 0), max_records=max(batch.room, 1)
+            )
             for ktp, messages in fetched.items():
                 tp = TopicPartition(ktp.topic, ktp.partition)
                 if tp not in self.positions:
@@ -245,55 +296,69 @@ class PipelineRunner:
 
     # -- apply with retries --------------------------------------------------------
 
-    async def _process(self, work: DecodedBatch, stop: asyncio.Event) -> None:
+    async def _apply(self, work: DecodedBatch, stop: asyncio.Event) -> None:
+        """Apply one lane's batch, retrying transient failures; never polls Kafka."""
         await self._not_rebalancing.wait()
+        self._busy += 1
         self._idle.clear()
+        try:
+            await self._apply_with_retries(work, stop)
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
+
+    async def _apply_with_retries(self, work: DecodedBatch, stop: asyncio.Event) -> None:
         deadline: float | None = None
         attempt = 0
-        try:
-            while True:
-                work = self._owned_part(work)
-                batch = work.batch
-                if not batch:
-                    return
-                try:
-                    report = await apply_batch(
-                        self.pool,
-                        self.pipeline,
-                        work,
-                        {tp: self.positions[tp] for tp in batch.parts},
-                        self.publisher,
-                        breaker_trips=self._breaker_trips,
-                    )
-                except BreakerOpen as exc:
-                    await self._hold_for_breaker(str(exc), stop)
-                    if self._abandon or stop.is_set():
-                        return
-                    continue
-                except PositionConflict as exc:
-                    log.warning(
-                        "position moved elsewhere; re-reading",
-                        extra={**self._log, "error": str(exc)},
-                    )
+        while True:
+            work = self._owned_part(work)
+            batch = work.batch
+            if not batch:
+                return
+            tally = (0, 0)
+
+            def breaker_trips(records: int, dead: int) -> bool:
+                nonlocal tally
+                tally = (records, dead)
+                return self.breaker.would_trip(records, dead)
+
+            try:
+                report = await apply_batch(
+                    self.pool,
+                    self.pipeline,
+                    work,
+                    {tp: self.positions[tp] for tp in batch.parts},
+                    self.publisher,
+                    breaker_trips=breaker_trips,
+                )
+            except BreakerOpen as exc:
+                self._breaker_opened(str(exc))
+                await self._sleep(self.settings.ingest.breaker_cooldown_s, stop)
+                if self._abandon or stop.is_set():
                     self._reposition_all()
                     return
-                except TransientError as exc:
-                    attempt += 1
-                    self._count_retry(exc, attempt)
-                    if stop.is_set() and deadline is None:
-                        deadline = time.monotonic() + self.settings.ingest.shutdown_timeout_s / 2
-                    if self._abandon or (deadline is not None and time.monotonic() > deadline):
-                        log.warning("batch abandoned; it will be fetched again", extra=self._log)
-                        self._reposition_all()
-                        return
-                    await self._poll_paused(self._delay(attempt), stop)
-                    continue
-                self._committed(batch, report)
-                await self._commit_to_kafka(batch)
+                continue
+            except PositionConflict as exc:
+                log.warning(
+                    "position moved elsewhere; re-reading", extra={**self._log, "error": str(exc)}
+                )
+                self._reposition_all()
                 return
-        finally:
-            self._resume_positioned()
-            self._idle.set()
+            except TransientError as exc:
+                attempt += 1
+                self._count_retry(exc, attempt)
+                if stop.is_set() and deadline is None:
+                    deadline = time.monotonic() + self.settings.ingest.shutdown_timeout_s / 2
+                if self._abandon or (deadline is not None and time.monotonic() > deadline):
+                    log.warning("batch abandoned; it will be fetched again", extra=self._log)
+                    self._reposition_all()
+                    return
+                await self._sleep(self._delay(attempt), stop)
+                continue
+            self._committed(batch, report, tally)
+            await self._commit_to_kafka(batch)
+            return
 
     def _owned_part(self, work: DecodedBatch) -> DecodedBatch:
         """The part of a decoded batch still owned (all of it, as it is, in the usual case)."""
@@ -303,11 +368,7 @@ class PipelineRunner:
             return work
         return decode_batch(batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes)
 
-    def _breaker_trips(self, records: int, dead: int) -> bool:
-        self._pending = (records, dead)
-        return self.breaker.would_trip(records, dead)
-
-    async def _hold_for_breaker(self, reason: str, stop: asyncio.Event) -> None:
+    def _breaker_opened(self, reason: str) -> None:
         self.breaker_open = True
         self.telemetry.breaker_open.labels(self.pipeline.name).set(1)
         log.error(
@@ -320,10 +381,9 @@ class PipelineRunner:
                 "cooldown_s": self.settings.ingest.breaker_cooldown_s,
             },
         )
-        await self._poll_paused(self.settings.ingest.breaker_cooldown_s, stop)
 
-    def _committed(self, batch: Batch, report: Any) -> None:
-        self.breaker.record(*self._pending)
+    def _committed(self, batch: Batch, report: BatchReport, tally: tuple[int, int]) -> None:
+        self.breaker.record(*tally)
         for tp, position in batch.next_positions().items():
             self.positions[tp] = max(self.positions.get(tp) or 0, position)
         if self.breaker_open:
@@ -357,22 +417,35 @@ class PipelineRunner:
 
     # -- pausing -----------------------------------------------------------------
 
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        """Sleep up to ``seconds``, waking early on stop or when a rebalance abandons."""
+        end = time.monotonic() + seconds
+        while not stop.is_set() and not self._abandon:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, SLEEP_SLICE_S))
+
     async def _poll_paused(self, seconds: float, stop: asyncio.Event) -> None:
         """Wait with every partition paused, still polling so the group keeps us."""
+        consumer = self._consumer
+        assert consumer is not None
+        self._pause_all()
+        end = time.monotonic() + seconds
+        while not stop.is_set():
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                break
+            self.loop_heartbeat = time.monotonic()
+            await consumer.getmany(timeout_ms=int(min(remaining, IDLE_POLL_MS / 1000) * 1000))
+
+    def _pause_all(self) -> None:
         consumer = self._consumer
         assert consumer is not None
         assignment = consumer.assignment()
         if assignment:
             consumer.pause(*assignment)
         self.telemetry.paused.labels(self.pipeline.name).set(len(assignment))
-        end = time.monotonic() + seconds
-        while not stop.is_set() and not self._abandon:
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                break
-            self.loop_heartbeat = time.monotonic()
-            async with self._fetching:
-                await consumer.getmany(timeout_ms=int(min(remaining, IDLE_POLL_MS / 1000) * 1000))
 
     def _resume_positioned(self) -> None:
         consumer = self._consumer

@@ -176,7 +176,9 @@ class IngestService:
         if stop.is_set():
             return
         async with (
-            write_pool(self.settings, len(self.pipelines) + 1) as pool,
+            write_pool(
+                self.settings, len(self.pipelines) * self.settings.ingest.write_lanes + 1
+            ) as pool,
             dead_letter_producer(self.settings) as producer,
         ):
             self.runners = [

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumer.settings import Settings
@@ -61,6 +62,19 @@ async def test_metric_events_become_exactly_those_rows(
     hourly = await clean_db.fetchval("SELECT sum(sample_count) FROM system_metrics_hourly")
     daily = await clean_db.fetchval("SELECT sum(sample_count) FROM system_metrics_daily")
     assert hourly == daily == 50
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+async def test_any_number_of_write_lanes_gives_the_same_rows(
+    make_settings: Any, publish: Publish, clean_db: asyncpg.Pool, lanes: int
+) -> None:
+    """One lane, or more lanes than a topic has partitions: the model's rows either way."""
+    settings = make_settings(write_lanes=lanes, batch_max_records=150)
+    stream = mixed_stream(random.Random(23), jobs=40, feedback=500, metrics=1200)
+    async with running_service(settings):
+        await _publish_stream(publish, settings, stream)
+        await wait_drained(clean_db, settings)
+    await assert_tables_match(clean_db, stream.model())
 
 
 async def test_mixed_stream_converges_to_the_model_and_replay_changes_nothing(
