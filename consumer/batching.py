@@ -3,6 +3,11 @@
 Records are kept per partition, in offset order and as fetched, so the positions a
 batch covers are read off each partition's first and last record instead of from
 every record.
+
+A batch's age runs from when it was started or, if earlier, from the Kafka timestamp of
+its oldest record: records that already waited (in the fetch buffer, or behind another
+write lane) are not held any longer. Timestamps from the producer's clock can only make
+a batch flush sooner, never later.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class Batch:
     count: int = 0
     size_bytes: int = 0
     started_at: float | None = None
+    produced_ms: int | None = None
 
     def extend(
         self, tp: TopicPartition, records: list[KafkaMessage], now: float | None = None
@@ -40,6 +46,9 @@ class Batch:
             return
         if self.started_at is None:
             self.started_at = time.monotonic() if now is None else now
+        stamp = records[0].timestamp
+        if stamp > 0 and (self.produced_ms is None or stamp < self.produced_ms):
+            self.produced_ms = stamp
         self.parts.setdefault(tp, []).extend(records)
         self.count += len(records)
         self.size_bytes += sum([message_size(record) for record in records])
@@ -55,18 +64,24 @@ class Batch:
     def room(self) -> int:
         return max(self.limits.max_records - self.count, 0)
 
-    def is_full(self, now: float | None = None) -> bool:
+    def is_full(self, now: float | None = None, wall: float | None = None) -> bool:
         """Flush on size, bytes or age, whichever comes first."""
         if not self.count:
             return False
         if self.count >= self.limits.max_records or self.size_bytes >= self.limits.max_bytes:
             return True
-        return self.age(now) >= self.limits.max_age_s
+        return self.age(now, wall) >= self.limits.max_age_s
 
-    def age(self, now: float | None = None) -> float:
+    def age(self, now: float | None = None, wall: float | None = None) -> float:
+        """Seconds since the batch started (``now``: monotonic) or since its oldest record
+        was produced (``wall``: epoch seconds), whichever is longer."""
         if self.started_at is None:
             return 0.0
-        return (time.monotonic() if now is None else now) - self.started_at
+        started = (time.monotonic() if now is None else now) - self.started_at
+        if self.produced_ms is None:
+            return started
+        waited = (time.time() if wall is None else wall) - self.produced_ms / 1000
+        return max(started, waited)
 
     def next_positions(self) -> dict[TopicPartition, int]:
         """Per partition, the offset after the last record: the position to store."""

@@ -51,6 +51,8 @@ class KafkaMessage(Protocol):
     def key(self) -> bytes | None: ...
     @property
     def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int: ...
 
 
 def message_size(message: KafkaMessage) -> int:
@@ -78,6 +80,10 @@ class Record(NamedTuple):
     @property
     def offset(self) -> int:
         return self.id.offset
+
+    @property
+    def timestamp(self) -> int:
+        return self.timestamp_ms
 
     @classmethod
     def of(cls, message: KafkaMessage) -> Record:

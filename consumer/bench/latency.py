@@ -1,16 +1,17 @@
 """End-to-end latency under a steady offered load, and watching commits as they land.
 
 A paced producer sends events at a fixed rate (open loop: it catches up when it falls
-behind, so a slow consumer cannot slow the offered load down). Each event's ``time`` is
-the moment its tick began. A watcher polls the consumer's stored positions in
-``ingest_offsets`` every 10 ms; an event counts as committed at the first poll that
-shows a position past its offset. Latency is that moment minus the event's time: an
-upper bound, late by at most one poll.
+behind, so a slow consumer cannot slow the offered load down). The events are made
+before the load starts; each is stamped with the moment its tick began as its ``time``.
+A watcher polls the consumer's stored positions in ``ingest_offsets`` every 10 ms; an
+event counts as committed at the first poll that shows a position past its offset.
+Latency is that moment minus the event's time: an upper bound, late by at most one poll.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from consumer.bench.stats import (
     commit_latencies,
     weighted_percentile,
 )
-from consumer.bench.workload import EventFactory, rfc3339
+from consumer.bench.workload import EventFactory, KeyValue
 
 TICK_S = 0.005
 POLL_S = 0.01
@@ -70,19 +71,37 @@ class CommitWatcher:
             await asyncio.sleep(POLL_S)
 
 
+TIME_PLACEHOLDER = "1970-01-01T00:00:00.000000+00:00"
+"""The ``time`` the paced events are made with; each is stamped when its tick sends it."""
+
+
+def make_events(factory: EventFactory, count: int) -> list[KeyValue]:
+    """The paced load's events, made before it starts so that making them does not take
+    CPU from the consumer under test while it runs."""
+    return [factory.next(TIME_PLACEHOLDER) for _ in range(count)]
+
+
+def stamped(events: list[KeyValue], at: datetime) -> list[KeyValue]:
+    """The events with ``at`` (RFC 3339, microseconds) as their ``time``."""
+    placeholder = TIME_PLACEHOLDER.encode()
+    stamp = at.isoformat(timespec="microseconds").encode()
+    return [(key, value.replace(placeholder, stamp, 1)) for key, value in events]
+
+
 async def paced_load(
-    sender: Sender, factory: EventFactory, rate: float, seconds: float
+    sender: Sender, events: list[KeyValue], rate: float, seconds: float
 ) -> tuple[list[Pending], int, float]:
-    """Offer ``rate`` events per second for ``seconds``; (batches, events sent, duration)."""
+    """Offer ``rate`` events per second for ``seconds`` (at most ``events``); (batches,
+    events sent, duration)."""
     pending: list[Pending] = []
     sent = 0
     started = time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
-        due = int(rate * elapsed) - sent
+    while (elapsed := time.perf_counter() - started) < seconds and sent < len(events):
+        due = min(int(rate * elapsed), len(events)) - sent
         if due > 0:
             now = time.time()
-            at = rfc3339(datetime.fromtimestamp(now, UTC))
-            pending.append(await sender.send([factory.next(at) for _ in range(due)], now))
+            chunk = stamped(events[sent : sent + due], datetime.fromtimestamp(now, UTC))
+            pending.append(await sender.send(chunk, now))
             sent += due
         await asyncio.sleep(TICK_S)
     return pending, sent, time.perf_counter() - started
@@ -122,10 +141,11 @@ async def measure_latency(
     alive: Callable[[], None],
 ) -> Latency:
     """Offer the load while watching commits, wait for the tail, and summarize."""
+    events = make_events(factory, math.ceil(rate * seconds))
     stop = asyncio.Event()
     watching = asyncio.create_task(watcher.watch(stop))
     try:
-        pending, sent, duration = await paced_load(sender, factory, rate, seconds)
+        pending, sent, duration = await paced_load(sender, events, rate, seconds)
         spans = [span for batch in pending for span in await batch.spans()]
     finally:
         stop.set()

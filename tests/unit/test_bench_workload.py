@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 
+from consumer.bench.latency import make_events, stamped
 from consumer.bench.workload import Shape, generate, time_ordered_id
 from schemas.codec import decode
 from schemas.topics import CONTRACTS, Stream, record_key
@@ -76,3 +78,14 @@ def test_event_ids_are_version_7_and_ordered_by_time() -> None:
 def test_chunks_add_up_to_the_count() -> None:
     factory = Shape().factory(Stream.METRICS, 10, seed=1)
     assert [len(c) for c in generate(factory, 2500, chunk=1000)] == [1000, 1000, 500]
+
+
+@pytest.mark.parametrize("stream", list(Stream))
+def test_paced_events_made_in_advance_carry_the_time_they_are_sent(stream: Stream) -> None:
+    """The paced load's events are made before it starts and stamped as they are sent."""
+    events = make_events(Shape().factory(stream, 500, seed=3), 500)
+    sent_at = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)  # no microseconds: still 6 digits
+    for key, value in stamped(events, sent_at):
+        event = decode(value, CONTRACTS[stream].adapter)
+        assert event.time == sent_at
+        assert record_key(event).encode() == key

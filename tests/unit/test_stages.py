@@ -50,18 +50,30 @@ def test_feedback_reduce_keeps_the_newest_and_breaks_ties_by_event_id() -> None:
 
 def test_batch_flushes_on_records_bytes_or_age() -> None:
     r = record(ev.metric("a", "b", 1.0))
-    tp = r.id.topic_partition
+    tp, produced = r.id.topic_partition, r.timestamp_ms / 1000
     by_count = Batch(BatchLimits(2, 10**9, 60))
     by_count.extend(tp, [r], now=0)
-    assert not by_count.is_full(now=0)
+    assert not by_count.is_full(now=0, wall=produced)
     by_count.extend(tp, [r], now=0)
-    assert by_count.is_full(now=0)
+    assert by_count.is_full(now=0, wall=produced)
     by_bytes = Batch(BatchLimits(100, message_size(r), 60))
     by_bytes.extend(tp, [r], now=0)
-    assert by_bytes.is_full(now=0)
+    assert by_bytes.is_full(now=0, wall=produced)
     by_age = Batch(BatchLimits(100, 10**9, 0.5))
     by_age.extend(tp, [r], now=0)
-    assert not by_age.is_full(now=0.4) and by_age.is_full(now=0.5)
+    assert not by_age.is_full(now=0.4, wall=produced)
+    assert by_age.is_full(now=0.5, wall=produced)
+
+
+def test_records_that_already_waited_are_not_held_for_the_batch_age() -> None:
+    """Age runs from the oldest record's Kafka timestamp when that is earlier."""
+    r = record(ev.metric("a", "b", 1.0))
+    batch = Batch(BatchLimits(100, 10**9, 0.5))
+    batch.extend(r.id.topic_partition, [r], now=0)
+    produced = r.timestamp_ms / 1000
+    assert not batch.is_full(now=0, wall=produced + 0.4)
+    assert batch.is_full(now=0, wall=produced + 0.5)
+    assert not batch.is_full(now=0, wall=produced - 30)  # a producer clock ahead: started
 
 
 def test_next_positions_are_one_past_the_last_offset_per_partition() -> None:
