@@ -3,7 +3,9 @@
 Each batch moves the position of its partitions with a compare-and-set in the same
 transaction as its rows: the row must still hold the position this member started the
 batch from. A member that lost its partitions without noticing (a zombie after a long
-pause) therefore fails its commit instead of applying the batch a second time.
+pause) therefore fails its commit instead of applying the batch a second time. A
+position that was expected but has no row (its first commit was lost in a PostgreSQL
+crash, or an operator deleted it) fails too: inserting it would skip the records below.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ WITH moves AS (
     AS m(topic, partition, expected, next_offset)
 )
 INSERT INTO ingest_offsets AS o (group_id, topic, partition, next_offset, updated_at)
-SELECT $1, topic, partition, next_offset, now() FROM moves ORDER BY topic, partition
+SELECT $1, topic, partition, next_offset, now() FROM moves
+WHERE expected = -1 OR EXISTS (
+  SELECT 1 FROM ingest_offsets s
+  WHERE s.group_id = $1 AND s.topic = moves.topic AND s.partition = moves.partition)
+ORDER BY topic, partition
 ON CONFLICT (group_id, topic, partition) DO UPDATE SET
   next_offset = excluded.next_offset, updated_at = excluded.updated_at
 WHERE o.next_offset = (
