@@ -23,6 +23,13 @@ from consumer.outcomes import BatchReport, Outcome
 from consumer.pipelines import Pipeline
 from consumer.positions import advance_positions
 
+NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
+"""For a batch with no effect outside PostgreSQL (nothing dead-lettered): its commit does
+not wait for the WAL flush. A PostgreSQL crash can then lose such a commit (the last
+fraction of a second); its positions are lost with its rows, so the records are consumed
+again with the same effect. A batch that published dead letters commits durably, so a
+dead letter is never published twice."""
+
 BreakerCheck = Callable[[int, int], bool]
 """Given (records, dead letters) of a batch, would committing it trip the breaker?"""
 
@@ -35,6 +42,7 @@ async def apply_batch(
     publisher: DeadLetterPublisher,
     *,
     breaker_trips: BreakerCheck | None = None,
+    async_commit: bool = False,
 ) -> BatchReport:
     """Apply a decoded batch exactly once or raise; nothing is committed when it raises."""
     batch, decoded, dead = work.batch, work.decoded, work.dead
@@ -48,6 +56,8 @@ async def apply_batch(
             dead = dead + result.rejected
             if breaker_trips is not None and breaker_trips(records, len(dead)):
                 raise BreakerOpen(f"dead letters would be {len(dead)} of {records} records")
+            if async_commit and not dead:
+                await conn.execute(NO_FLUSH_WAIT)
             failed_at = datetime.now(UTC)
             placed = await publisher.publish(pipeline.dead_letter_topic, dead, failed_at)
             await record_dead_letters(conn, dead, pipeline.group, failed_at, placed)

@@ -12,8 +12,9 @@
 #   stack.sh down [--purge] stop what up started; --purge also deletes Kafka's and PostgreSQL's data
 #   stack.sh status         one line per service (exit 0 when all run, 3 otherwise)
 #   stack.sh env            print .stack/env (export KEY=value lines)
-#   stack.sh kafka-stop | kafka-start | pg-stop | pg-start
-#                           stop/start one service alone (outage tests)
+#   stack.sh kafka-stop | kafka-start | pg-stop [--immediate] | pg-start
+#                           stop/start one service alone (outage tests); --immediate
+#                           stops PostgreSQL as a crash would (no shutdown checkpoint)
 #
 # Settings (environment; defaults in brackets):
 #   UTXOIQ_STACK_KAFKA_VERSION [4.3.1]   UTXOIQ_STACK_KAFKA_PORT [19092]
@@ -693,6 +694,7 @@ pg_private_exists() {
 }
 
 pg_stop_private() {
+  local mode=${1:-fast}
   if ! pg_private_exists; then
     log "no private postgres cluster"
     return 0
@@ -701,8 +703,8 @@ pg_stop_private() {
     log "postgres not running"
     return 0
   fi
-  log "stopping postgres (pid $(pg_postmaster_pid))"
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 -s stop ||
+  log "stopping postgres (pid $(pg_postmaster_pid), $mode)"
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m "$mode" -w -t 60 -s stop ||
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 30 -s stop ||
     die "could not stop PostgreSQL (data: $PG_DATA)"
 }
@@ -824,10 +826,16 @@ cmd_pg_start() {
 }
 
 cmd_pg_stop() {
+  local mode=fast
+  case ${1:-} in
+    "") ;;
+    --immediate) mode=immediate ;;
+    *) die "usage: stack.sh pg-stop [--immediate]" ;;
+  esac
   lock_stack
   refuse_external_pg pg-stop
   pg_initialized || die "no private PostgreSQL cluster in $STACK/pg (external DATABASE_URL?)"
-  pg_stop_private
+  pg_stop_private "$mode"
 }
 
 cmd_kafka_start() {
@@ -856,13 +864,13 @@ main() {
     status) cmd_status "$@" || exit $? ;; # 3 = not everything runs
     env) cmd_env ;;
     pg-start) cmd_pg_start ;;
-    pg-stop) cmd_pg_stop ;;
+    pg-stop) cmd_pg_stop "$@" ;;
     kafka-start) cmd_kafka_start ;;
     kafka-stop) cmd_kafka_stop ;;
     -h | --help | help) usage ;;
     *)
       printf 'stack: error: unknown command "%s"\n' "$cmd" >&2
-      printf 'usage: stack.sh up | down [--purge] | status | env | kafka-stop | kafka-start | pg-stop | pg-start | help\n' >&2
+      printf 'usage: stack.sh up | down [--purge] | status | env | kafka-stop | kafka-start | pg-stop [--immediate] | pg-start | help\n' >&2
       exit 2
       ;;
   esac

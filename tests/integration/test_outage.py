@@ -21,11 +21,12 @@ from tests.support.waiting import wait_until
 OUTAGE_SECONDS = 6
 
 
-async def test_postgres_restart_mid_stream_loses_nothing_and_dead_letters_nothing(
+async def test_postgres_crash_mid_stream_loses_nothing_and_dead_letters_nothing(
     services: Services, make_settings: Any, publish: Publish, clean_db: asyncpg.Pool
 ) -> None:
-    """PostgreSQL stopped for several seconds mid-stream, then started: the consumer retries
-    with its partitions paused, stays in its group, and ends with exactly the model's rows."""
+    """PostgreSQL crashed (immediate stop: commits not yet flushed are lost) for several
+    seconds mid-stream, then started: the consumer retries with its partitions paused,
+    stays in its group, and ends with exactly the model's rows."""
     if not services.pg_managed:
         pytest.fail("this test stops PostgreSQL: run it against the local stack (make test)")
     settings = make_settings(batch_max_records=200, retry_max_backoff_ms=1000)
@@ -34,7 +35,7 @@ async def test_postgres_restart_mid_stream_loses_nothing_and_dead_letters_nothin
     async with running_service(settings) as service:
         for s in Stream:
             await publish(settings.topics.source(s), getattr(stream, s.value)[: half[s]])
-        await asyncio.to_thread(stack, "pg-stop")
+        await asyncio.to_thread(stack, "pg-stop", "--immediate")
         try:
             for s in Stream:
                 await publish(settings.topics.source(s), getattr(stream, s.value)[half[s] :])
