@@ -4,12 +4,13 @@ fetch (gather a micro-batch) -> decode -> apply (reduce, write, dead-letter, sto
 position: ``transaction.apply_batch``) -> commit to Kafka (for lag tools only).
 
 Write lanes. A member's partitions are spread over ``UTXOIQ_WRITE_LANES`` lanes by
-partition number. The loop gathers a batch for each lane in turn, from that lane's
-partitions only, decodes it, and hands it to the lane once the lane's previous batch has
-committed: each lane applies its batches one after the other, in its own transactions,
-so a partition's records (and so an entity's) are applied in offset order. Meanwhile the
-other lanes write and the loop fetches and decodes, so the consumer's CPU work and the
-database's overlap. Lanes never share a partition, so their positions never conflict.
+partition number. The loop gathers a batch for a free lane, from that lane's partitions
+only, decodes it, and hands it over; when every lane is busy it waits for the first to
+finish. Each lane applies its batches one after the other, in its own transactions, so
+a partition's records (and so an entity's) are applied in offset order. Meanwhile the
+other lanes write, so the consumer's CPU work and the database's overlap. With a single
+lane, its next batch is gathered and decoded while it writes. Lanes never share a
+partition, so their positions never conflict.
 
 Only this loop polls Kafka. A lane that must wait (a transient failure being retried,
 the dead-letter circuit breaker open) just sleeps; when the loop has waited for a lane
@@ -139,7 +140,7 @@ class PipelineRunner:
                     await self._wait_for_lanes(list(self._writing), stop)
                     await self._seek_to_stored_positions(stop)
                     continue
-                lane = (lane + 1) % self.lanes
+                lane = await self._next_lane(lane, stop)
                 partitions = self._partitions_of(lane)
                 if partitions is None:
                     continue
@@ -176,6 +177,42 @@ class PipelineRunner:
             if tp.partition % self.lanes == lane
         ]
         return mine or None
+
+    async def _next_lane(self, last: int, stop: asyncio.Event) -> int:
+        """The lane to gather for next: with one lane, that lane (its next batch is
+        gathered and decoded while it writes); with several, the first free lane after
+        ``last`` that has partitions, waiting for one to finish when none is free, so a
+        batch is gathered when its lane can take it and no decoded batch waits."""
+        if self.lanes == 1:
+            return 0
+        order = [(last + step) % self.lanes for step in range(1, self.lanes + 1)]
+        order = [lane for lane in order if self._partitions_of(lane) is not None]
+        if not order:
+            return (last + 1) % self.lanes
+        await self._wait_for_lanes([lane for lane, t in self._writing.items() if t.done()], stop)
+        free = [lane for lane in order if lane not in self._writing]
+        if not free:
+            await self._wait_for_any_lane(stop)
+            free = [lane for lane in order if lane not in self._writing] or order
+        return free[0]
+
+    async def _wait_for_any_lane(self, stop: asyncio.Event) -> None:
+        """Wait until one lane has finished its batch (polling as ``_wait_for_lanes``)."""
+        tasks = list(self._writing.values())
+        done, _ = await asyncio.wait(
+            tasks, timeout=LANE_PATIENCE_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not done:
+            consumer = self._consumer
+            assert consumer is not None
+            self._pause_all()
+            while not any(task.done() for task in tasks) and not stop.is_set():
+                self.loop_heartbeat = time.monotonic()
+                await consumer.getmany(timeout_ms=IDLE_POLL_MS)
+            self._resume_positioned()
+        await self._wait_for_lanes(
+            [lane for lane, task in self._writing.items() if task.done()], stop
+        )
 
     async def _wait_for_lanes(self, lanes: list[int], stop: asyncio.Event) -> None:
         """Wait until the given lanes have finished their batches, polling Kafka with
