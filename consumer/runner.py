@@ -58,6 +58,10 @@ LANE_PATIENCE_S = 1.0
 """How long the loop waits for a lane before pausing every partition to poll while it
 waits (a healthy batch is written well within this)."""
 SLEEP_SLICE_S = 0.1
+AUDIT_INTERVAL_S = 5.0
+"""How often an idle loop checks its positions against the stored ones."""
+KAFKA_COMMIT_TIMEOUT_S = 10.0
+"""Bound on mirroring positions to Kafka, which aiokafka retries without end."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -105,6 +109,7 @@ class PipelineRunner:
         self._not_rebalancing = asyncio.Event()
         self._not_rebalancing.set()
         self._abandon = False
+        self._audited_at = time.monotonic()
         self._consumer: AIOKafkaConsumer | None = None
         self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
 
@@ -146,6 +151,7 @@ class PipelineRunner:
                     continue
                 batch = await self._gather(consumer, stop, partitions)
                 if not batch:
+                    await self._audit_positions()
                     continue
                 work = await decode_batch_yielding(
                     batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes
@@ -398,6 +404,37 @@ class PipelineRunner:
             await self._commit_to_kafka(batch)
             return
 
+    async def _audit_positions(self) -> None:
+        """When idle, check that the stored positions are not behind the ones this member
+        holds; they are when PostgreSQL crashed and lost a commit made without waiting for
+        the WAL flush. Then every partition is sought again, so a quiet partition does not
+        wait for its next record to have those records applied again."""
+        if not self.settings.ingest.async_commit or self._writing:
+            return
+        now = time.monotonic()
+        if now - self._audited_at < AUDIT_INTERVAL_S:
+            return
+        self._audited_at = now
+        held = {tp: p for tp, p in self.positions.items() if p is not None}
+        if not held or self.unpositioned:
+            return
+        try:
+            async with self.pool.acquire() as conn:
+                stored = await load_positions(conn, self.pipeline.group, held)
+        except Exception as exc:
+            log.warning(
+                "cannot check stored positions", extra={**self._log, "error": str(classify(exc))}
+            )
+            return
+        behind = sorted(f"{tp.partition}" for tp, p in held.items() if stored.get(tp, -1) < p)
+        if behind and not self._writing:
+            log.warning(
+                "stored positions are behind this member's (a commit lost in a PostgreSQL "
+                "crash); seeking every partition to its stored position again",
+                extra={**self._log, "partitions": behind},
+            )
+            self._reposition_all()
+
     def _owned_part(self, work: DecodedBatch) -> DecodedBatch:
         """The part of a decoded batch still owned (all of it, as it is, in the usual case)."""
         owned = {tp: p for tp, p in self.positions.items() if tp not in self.unpositioned}
@@ -446,8 +483,8 @@ class PipelineRunner:
         if not offsets:
             return
         try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
+            await asyncio.wait_for(consumer.commit(offsets), KAFKA_COMMIT_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:
             log.warning(
                 "kafka offset commit failed (positions are safe in PostgreSQL)",
                 extra={**self._log, "error": str(exc)},

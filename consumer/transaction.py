@@ -28,7 +28,7 @@ NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
 not wait for the WAL flush. A PostgreSQL crash can then lose such a commit (the last
 fraction of a second); its positions are lost with its rows, so the records are consumed
 again with the same effect. A batch that published dead letters commits durably, so a
-dead letter is never published twice."""
+lost commit never makes its dead letters be published again."""
 
 BreakerCheck = Callable[[int, int], bool]
 """Given (records, dead letters) of a batch, would committing it trip the breaker?"""

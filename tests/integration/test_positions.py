@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import pytest
 
 from consumer.coordinates import TopicPartition
 from consumer.errors import PositionConflict
 from consumer.positions import advance_positions, load_positions
+from schemas.topics import Stream
+from tests.conftest import Publish
+from tests.support import events as ev
+from tests.support.drain import wait_drained
+from tests.support.running import running_service
+from tests.support.waiting import wait_until
 
 GROUP = "g-positions"
 TP = TopicPartition("t-positions", 0)
@@ -31,3 +39,27 @@ async def test_an_expected_position_without_a_row_is_a_conflict(clean_db: asyncp
         with pytest.raises(PositionConflict):
             await advance_positions(conn, GROUP, {TP: 200}, {TP: 400})
         assert await load_positions(conn, GROUP, [TP]) == {}
+
+
+async def test_a_lost_commit_on_a_quiet_partition_is_applied_again(
+    make_settings: Any, publish: Publish, clean_db: asyncpg.Pool
+) -> None:
+    """A PostgreSQL crash can lose commits made without waiting for the WAL flush: rows
+    and positions together. With no new record to fail a compare-and-set, the idle
+    consumer notices its positions are ahead of the stored ones and consumes again."""
+    settings = make_settings()
+    events = [ev.feedback(f"ins-{i}", f"usr-{i}", 1 + i % 5) for i in range(40)]
+    group = settings.ingest.group_id(Stream.FEEDBACK)
+    async with running_service(settings, [Stream.FEEDBACK]):
+        await publish(settings.topics.feedback, events)
+        await wait_drained(clean_db, settings, [Stream.FEEDBACK])
+        async with clean_db.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM insight_feedback")
+            await conn.execute(
+                "UPDATE ingest_offsets SET next_offset = 0 WHERE group_id = $1", group
+            )
+
+        async def applied_again() -> bool:
+            return bool(await clean_db.fetchval("SELECT count(*) FROM insight_feedback") == 40)
+
+        await wait_until(applied_again, within=30, what="the lost rows applied again")
