@@ -110,6 +110,7 @@ class PipelineRunner:
         self._not_rebalancing.set()
         self._abandon = False
         self._audited_at = time.monotonic()
+        self._generation = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
 
@@ -248,6 +249,7 @@ class PipelineRunner:
         """Let the batches being written finish (or abandon their retries), then forget
         the positions. No batch starts until they are forgotten, so none can apply
         records of a revoked partition."""
+        self._generation += 1
         self._not_rebalancing.clear()
         self._abandon = True
         try:
@@ -266,6 +268,7 @@ class PipelineRunner:
 
     def take(self, assigned: set[KafkaTopicPartition]) -> None:
         """Pause new partitions until they are sought to their stored positions."""
+        self._generation += 1
         if self._consumer is not None and assigned:
             self._consumer.pause(*assigned)
         for tp in assigned:
@@ -279,6 +282,7 @@ class PipelineRunner:
         consumer = self._consumer
         assert consumer is not None
         wanted = set(self.unpositioned)
+        generation = self._generation
         try:
             async with self.pool.acquire() as conn:
                 stored = await load_positions(conn, self.pipeline.group, wanted)
@@ -288,7 +292,21 @@ class PipelineRunner:
             log.warning("cannot read stored positions", extra={**self._log, "error": str(error)})
             await self._poll_paused(self._delay(1), stop)
             return
+        if generation != self._generation:
+            return  # a rebalance ran meanwhile: start again from its assignment
         assignment = consumer.assignment()
+        never = [
+            ktp
+            for tp in wanted
+            if tp not in stored
+            and tp in self.unpositioned
+            and (ktp := KafkaTopicPartition(tp.topic, tp.partition)) in assignment
+        ]
+        if never:
+            await consumer.seek_to_beginning(*never)
+            if generation != self._generation:
+                return  # a rebalance ran meanwhile: its partitions are sought next time
+        # From here on nothing awaits, so no rebalance can change the assignment.
         for tp in wanted:
             ktp = KafkaTopicPartition(tp.topic, tp.partition)
             if ktp not in assignment:
@@ -298,8 +316,6 @@ class PipelineRunner:
                 continue
             if tp in stored:
                 consumer.seek(ktp, stored[tp])
-            else:
-                await consumer.seek_to_beginning(ktp)
             self.positions[tp] = stored.get(tp)
             self.unpositioned.discard(tp)
             consumer.resume(ktp)
