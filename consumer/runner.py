@@ -318,7 +318,7 @@ class PipelineRunner:
                 consumer.seek(ktp, stored[tp])
             self.positions[tp] = stored.get(tp)
             self.unpositioned.discard(tp)
-            consumer.resume(ktp)
+        self._resume_positioned()  # also what a failed read paused
         log.info(
             "resuming from stored positions",
             extra={**self._log, "positions": {f"{t.partition}": p for t, p in stored.items()}},
