@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -204,44 +205,36 @@ class PipelineRunner:
         return free[0]
 
     async def _wait_for_any_lane(self, stop: asyncio.Event) -> None:
-        """Wait until one lane has finished its batch (polling as ``_wait_for_lanes``)."""
-        tasks = list(self._writing.values())
-        done, _ = await asyncio.wait(
-            tasks, timeout=LANE_PATIENCE_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        if not done:
-            consumer = self._consumer
-            assert consumer is not None
-            self._pause_all()
-            while not any(task.done() for task in tasks) and not stop.is_set():
-                self.loop_heartbeat = time.monotonic()
-                await consumer.getmany(timeout_ms=IDLE_POLL_MS)
-            self._resume_positioned()
+        """Wait until one lane has finished its batch, and reap it."""
+        await self._await_tasks(list(self._writing.values()), any_of=True)
         await self._wait_for_lanes(
             [lane for lane, task in self._writing.items() if task.done()], stop
         )
 
     async def _wait_for_lanes(self, lanes: list[int], stop: asyncio.Event) -> None:
-        """Wait until the given lanes have finished their batches, polling Kafka with
-        every partition paused once the wait is longer than ``LANE_PATIENCE_S``."""
-        tasks = [self._writing[lane] for lane in lanes if lane in self._writing]
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=LANE_PATIENCE_S)
-        if pending:
-            consumer = self._consumer
-            assert consumer is not None
-            self._pause_all()
-            while pending:
-                self.loop_heartbeat = time.monotonic()
-                await consumer.getmany(timeout_ms=IDLE_POLL_MS)
-                pending = {task for task in pending if not task.done()}
-            self._resume_positioned()
+        """Wait until the given lanes have finished their batches, and reap them."""
+        await self._await_tasks([self._writing[lane] for lane in lanes if lane in self._writing])
         for lane in lanes:
             task = self._writing.get(lane)
             if task is not None and task.done():
                 del self._writing[lane]
                 task.result()
+
+    async def _await_tasks(self, tasks: list[asyncio.Task[None]], any_of: bool = False) -> None:
+        """Wait for all (or any) of ``tasks``; once that takes longer than
+        ``LANE_PATIENCE_S``, poll Kafka with every partition paused meanwhile."""
+        if not tasks:
+            return
+
+        def waiting() -> bool:
+            finished = [task.done() for task in tasks]
+            return not (any(finished) if any_of else all(finished))
+
+        when = asyncio.FIRST_COMPLETED if any_of else asyncio.ALL_COMPLETED
+        await asyncio.wait(tasks, timeout=LANE_PATIENCE_S, return_when=when)
+        if waiting():
+            await self._poll_paused_while(waiting)
+            self._resume_positioned()
 
     # -- rebalance ---------------------------------------------------------------
 
@@ -518,17 +511,27 @@ class PipelineRunner:
             await asyncio.sleep(min(remaining, SLEEP_SLICE_S))
 
     async def _poll_paused(self, seconds: float, stop: asyncio.Event) -> None:
-        """Wait with every partition paused, still polling so the group keeps us."""
+        """Wait ``seconds`` with every partition paused, still polling so the group
+        keeps us."""
+        end = time.monotonic() + seconds
+        await self._poll_paused_while(lambda: not stop.is_set(), end)
+
+    async def _poll_paused_while(
+        self, waiting: Callable[[], bool], deadline: float | None = None
+    ) -> None:
+        """Poll Kafka with every partition paused while ``waiting()`` (and, given a
+        deadline, until it); paused partitions return no records, so nothing is dropped."""
         consumer = self._consumer
         assert consumer is not None
         self._pause_all()
-        end = time.monotonic() + seconds
-        while not stop.is_set():
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                break
+        while waiting():
+            wait_s = IDLE_POLL_MS / 1000
+            if deadline is not None:
+                wait_s = min(wait_s, deadline - time.monotonic())
+                if wait_s <= 0:
+                    return
             self.loop_heartbeat = time.monotonic()
-            await consumer.getmany(timeout_ms=int(min(remaining, IDLE_POLL_MS / 1000) * 1000))
+            await consumer.getmany(timeout_ms=int(wait_s * 1000))
 
     def _pause_all(self) -> None:
         consumer = self._consumer
