@@ -21,12 +21,15 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from consumer.bench.stats import SentSpan
 from consumer.bench.workload import KeyValue
+from consumer.ops.errors import OperationRefused
+from consumer.ops.kafka import partitions_of
 from consumer.pipelines import Pipeline
 from consumer.settings import Settings
 from consumer.topics_admin import ensure_topics, start_or_close
 
 MAX_BATCH_BYTES = 512 * 1024
 FETCH_STALL_S = 60.0
+TOPIC_READY_S = 30.0
 
 
 class FetchStalled(Exception):
@@ -34,19 +37,20 @@ class FetchStalled(Exception):
 
 
 async def create_topics(settings: Settings, pipeline: Pipeline) -> int:
-    """Create the pipeline's source and DLQ topics as the service would; their partitions."""
+    """Create the pipeline's source and DLQ topics as the service would; their partitions.
+
+    A topic just created can be described without its partitions for a moment, until the
+    broker's metadata catches up, so this waits (with a deadline) until they are visible.
+    """
     await ensure_topics(settings, [pipeline])
-    return len(await partitions_of(settings, pipeline.topic))
-
-
-async def partitions_of(settings: Settings, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(**settings.kafka.client_options())
-    await start_or_close(admin)
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for t in described for p in t["partitions"])
+    deadline = time.monotonic() + TOPIC_READY_S
+    while True:
+        try:
+            return len(await partitions_of(settings, pipeline.topic))
+        except OperationRefused:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def delete_topics(settings: Settings, topics: Sequence[str]) -> None:
