@@ -78,10 +78,15 @@ class Batch:
         if self.started_at is None:
             return 0.0
         started = (time.monotonic() if now is None else now) - self.started_at
+        waited = self.since_produced(wall)
+        return started if waited is None else max(started, waited)
+
+    def since_produced(self, wall: float | None = None) -> float | None:
+        """Seconds since the oldest record's Kafka timestamp (``wall``: epoch seconds, now
+        by default); None when no record carries one."""
         if self.produced_ms is None:
-            return started
-        waited = (time.time() if wall is None else wall) - self.produced_ms / 1000
-        return max(started, waited)
+            return None
+        return (time.time() if wall is None else wall) - self.produced_ms / 1000
 
     def next_positions(self) -> dict[TopicPartition, int]:
         """Per partition, the offset after the last record: the position to store."""

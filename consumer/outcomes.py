@@ -77,6 +77,9 @@ class BatchReport:
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     dead_by_stage: Counter[str] = field(default_factory=Counter)
     write_seconds: float = 0.0
+    queued_seconds: float | None = None
+    """From the oldest record's Kafka timestamp to the start of the write: how long the
+    batch's records waited to be fetched, gathered, decoded and given a lane."""
     oldest_event_age_s: float | None = None
 
     def as_log(self) -> dict[str, Any]:
@@ -88,4 +91,5 @@ class BatchReport:
             "superseded": self.outcomes[Outcome.SUPERSEDED],
             "dead_lettered": dict(self.dead_by_stage),
             "write_ms": round(self.write_seconds * 1000, 1),
+            "queued_ms": None if self.queued_seconds is None else round(self.queued_seconds * 1000),
         }

@@ -48,6 +48,7 @@ async def apply_batch(
     batch, decoded, dead = work.batch, work.decoded, work.dead
     records = len(batch)
     report = BatchReport(records=records, bytes=batch.size_bytes)
+    report.queued_seconds = batch.since_produced()
     started = time.perf_counter()
     try:
         async with pool.acquire() as conn, conn.transaction():

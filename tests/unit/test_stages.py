@@ -76,6 +76,17 @@ def test_records_that_already_waited_are_not_held_for_the_batch_age() -> None:
     assert not batch.is_full(now=0, wall=produced - 30)  # a producer clock ahead: started
 
 
+def test_queueing_is_measured_from_the_oldest_records_kafka_timestamp() -> None:
+    """The ``queued_ms`` of a batch's log line: how long its oldest record has waited."""
+    newer, older = record(ev.metric("a", "b", 1.0)), record(ev.metric("a", "b", 2.0))
+    older = older._replace(timestamp_ms=newer.timestamp_ms - 250)
+    batch = Batch(BatchLimits(100, 10**9, 1))
+    assert batch.since_produced(wall=newer.timestamp_ms / 1000) is None
+    batch.extend(newer.id.topic_partition, [newer], now=0)
+    batch.extend(older.id.topic_partition._replace(partition=1), [older], now=0)
+    assert batch.since_produced(wall=newer.timestamp_ms / 1000 + 0.1) == pytest.approx(0.35)
+
+
 def test_next_positions_are_one_past_the_last_offset_per_partition() -> None:
     batch = Batch(BatchLimits(10, 10**9, 1))
     for offset, partition in [(5, 0), (6, 0), (9, 1)]:
