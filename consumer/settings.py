@@ -309,7 +309,7 @@ class IngestSettings(BaseSettings):
     batch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     batch_max_age_ms: int = Field(default=50, ge=1)
     max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, ge=256)
-    write_lanes: int = Field(default=2, ge=1, le=16)
+    write_lanes: int = Field(default=3, ge=1, le=16)
     async_commit: bool = True
     retry_initial_backoff_ms: int = Field(default=200, ge=1)
     retry_max_backoff_ms: int = Field(default=10_000, ge=1)
