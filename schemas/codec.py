@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import AnyEvent, Event
@@ -91,4 +92,4 @@ def decode(
 
 def encode(event: AnyEvent) -> bytes:
     """The structured-mode JSON bytes of an event (UTF-8, no insignificant spaces)."""
-    return EVENT_ADAPTER.dump_json(event)
+    return orjson.dumps(event.model_dump(mode="json", exclude_none=False))

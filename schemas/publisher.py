@@ -20,7 +20,6 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
@@ -100,11 +99,7 @@ def build_event(
         "data": dict(data),
     }
     try:
-        wire = orjson.dumps(envelope)
-    except TypeError as exc:
-        raise InvalidEvent(f"not JSON-serialisable: {exc}", reason="ContractViolation") from exc
-    try:
-        event: AnyEvent = EVENT_ADAPTER.validate_json(wire)
+        event: AnyEvent = EVENT_ADAPTER.validate_python(envelope)
     except ValidationError as exc:
         raise InvalidEvent(describe_validation_error(exc), reason="ContractViolation") from exc
     return event

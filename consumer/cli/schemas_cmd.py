@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import typer
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from consumer.cli.errors import EXIT_USAGE, describe_settings_error, fail
 from consumer.ops.asyncapi import asyncapi_document
@@ -48,7 +48,7 @@ def export(
     for model in EVENT_MODELS:
         name = event_type_of(model)
         path = directory / f"{name}.schema.json"
-        schema = TypeAdapter(model).json_schema()
+        schema = model.model_json_schema()
         schema["$id"] = f"https://utxoiq.dev/schemas/{name}.schema.json"
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         path.write_bytes(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))

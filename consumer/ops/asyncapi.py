@@ -8,14 +8,11 @@ carries the original bytes plus the ``dlq.*`` headers the contract names.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
 from schemas.events import EVENT_MODELS, event_type_of
-
-if TYPE_CHECKING:
-    from pydantic._internal._dataclasses import PydanticDataclass
 from schemas.topics import CONTRACTS, Stream, dlq_topic
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -65,8 +62,7 @@ def message_id(event_type: str) -> str:
 
 def _schemas() -> dict[str, Any]:
     _, top = models_json_schema(
-        [(cast("type[PydanticDataclass]", model), "validation") for model in EVENT_MODELS],
-        ref_template=SCHEMAS_REF,
+        [(model, "validation") for model in EVENT_MODELS], ref_template=SCHEMAS_REF
     )
     return dict(top.get("$defs", {}))
 
