@@ -14,20 +14,24 @@ from consumer.writers.staging import stage
 COLUMNS = ("insight_id", "user_id", "rating", "comment", "flags", "submitted_at", "event_id")
 
 MERGE = """
-INSERT INTO insight_feedback AS f
-  (insight_id, user_id, rating, comment, flags, submitted_at, event_id, updated_at)
-SELECT insight_id, user_id, rating, comment, flags, submitted_at, event_id, now()
-FROM stage_insight_feedback ORDER BY insight_id, user_id
-ON CONFLICT (insight_id, user_id) DO UPDATE SET
-  rating = excluded.rating,
-  comment = excluded.comment,
-  flags = excluded.flags,
-  submitted_at = excluded.submitted_at,
-  event_id = excluded.event_id,
-  updated_at = excluded.updated_at
-WHERE (excluded.submitted_at, excluded.event_id) > (f.submitted_at, f.event_id)
-RETURNING (xmax = 0) AS inserted
+WITH merged AS (
+  INSERT INTO insight_feedback AS f
+    (insight_id, user_id, rating, comment, flags, submitted_at, event_id, updated_at)
+  SELECT insight_id, user_id, rating, comment, flags, submitted_at, event_id, now()
+  FROM stage_insight_feedback ORDER BY insight_id, user_id
+  ON CONFLICT (insight_id, user_id) DO UPDATE SET
+    rating = excluded.rating,
+    comment = excluded.comment,
+    flags = excluded.flags,
+    submitted_at = excluded.submitted_at,
+    event_id = excluded.event_id,
+    updated_at = excluded.updated_at
+  WHERE (excluded.submitted_at, excluded.event_id) > (f.submitted_at, f.event_id)
+  RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) AS written FROM merged
 """
+"""Counted in the database: one reply row per batch, not one per row written."""
 
 
 def precedence(item: Decoded) -> tuple[Any, Any]:
@@ -54,9 +58,8 @@ def to_row(item: Decoded) -> tuple[Any, ...]:
 
 async def _merge(conn: asyncpg.Connection, items: Sequence[Decoded]) -> tuple[int, int, int]:
     await stage(conn, "stage_insight_feedback", COLUMNS, [to_row(item) for item in items])
-    rows = await conn.fetch(MERGE)
-    inserted = sum(1 for row in rows if row["inserted"])
-    return inserted, len(rows) - inserted, len(items) - len(rows)
+    inserted, written = await conn.fetchrow(MERGE)
+    return inserted, written - inserted, len(items) - written
 
 
 async def write_feedback(conn: asyncpg.Connection, items: Sequence[Decoded]) -> WriteResult:
