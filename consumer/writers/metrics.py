@@ -3,9 +3,10 @@
 Every batch is COPYed into a session-private staging table. The usual batch holds only
 new events: one statement appends them to ``system_metrics`` and adds their sums to the
 rollups, all read straight from the staged rows (PostgreSQL does the summing, off the
-consumer's CPU). When that statement meets an event already stored (a replay) or a row
-PostgreSQL refuses, it is rolled back to its savepoint and the batch takes the general
-path: insert what is new, and roll up only what was really inserted.
+consumer's CPU). When that statement meets an event already stored (a replay), an event
+twice in the batch, or a row PostgreSQL refuses, it is rolled back to its savepoint and
+the batch takes the general path: insert what is new, and roll up only what was really
+inserted.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncpg
 
 from consumer.errors import is_data_error
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
-from consumer.writers.reduce import reduce_by_key, write_winners
+from consumer.writers.reduce import write_winners
 from consumer.writers.staging import stage
 
 COLUMNS = ("event_id", "service_name", "metric_type", "value", "unit", "recorded_at")
@@ -124,12 +125,14 @@ async def _merge(conn: asyncpg.Connection, items: Sequence[Decoded]) -> tuple[in
 
 
 async def write_metrics(conn: asyncpg.Connection, items: Sequence[Decoded]) -> WriteResult:
-    """Insert each event once; a duplicate within the batch or already stored is superseded."""
-    unique, duplicates = reduce_by_key(items, event_id)
-    if unique and await _append_all(conn, [to_row(item) for item in unique]):
+    """Insert each event once; a duplicate within the batch or already stored is superseded.
+
+    The usual batch is appended whole without looking for duplicates: one within the
+    batch fails the append like one already stored, and the general path sorts it out.
+    """
+    if items and await _append_all(conn, [to_row(item) for item in items]):
         result = WriteResult()
-        result.outcomes[Outcome.INSERTED] += len(unique)
-        result.outcomes[Outcome.SUPERSEDED] += len(duplicates)
+        result.outcomes[Outcome.INSERTED] += len(items)
         return result
     reduced = await write_winners(conn, items, event_id, None, _merge)
     result = WriteResult()
