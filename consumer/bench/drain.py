@@ -7,9 +7,8 @@ import time
 from collections.abc import Callable
 
 from consumer.bench.latency import CommitWatcher
-from consumer.bench.process import POSITIONED, ConsumerFailed, ConsumerProcess, LogEvent
+from consumer.bench.process import POSITIONED, ConsumerFailed, ConsumerGroup, LogEvent
 from consumer.bench.results import Drain, Rate
-from consumer.bench.stats import interpolate
 
 STALL_S = 120.0
 START_S = 120.0
@@ -18,7 +17,7 @@ Progress = Callable[[int], None]
 
 
 async def wait_drained(
-    proc: ConsumerProcess, watcher: CommitWatcher, ends: dict[int, int], progress: Progress
+    proc: ConsumerGroup, watcher: CommitWatcher, ends: dict[int, int], progress: Progress
 ) -> None:
     """Poll the stored positions until they reach ``ends``; fail if they stop moving."""
     moved_at, last = time.monotonic(), -1
@@ -38,7 +37,7 @@ async def wait_drained(
     progress(sum(ends.values()))
 
 
-async def committed_batches(proc: ConsumerProcess, since: float, total: int) -> list[LogEvent]:
+async def committed_batches(proc: ConsumerGroup, since: float, total: int) -> list[LogEvent]:
     """The logged batches since ``since``, once they account for ``total`` records."""
     deadline = time.monotonic() + 30
     while True:
@@ -58,15 +57,25 @@ def dead_lettered(batches: list[LogEvent]) -> int:
 
 
 async def measure_drain(
-    proc: ConsumerProcess, watcher: CommitWatcher, ends: dict[int, int], progress: Progress
+    proc: ConsumerGroup, watcher: CommitWatcher, ends: dict[int, int], progress: Progress
 ) -> tuple[Drain, int]:
-    """Drain the backlog; (the figures, how many records were dead-lettered)."""
+    """Drain the backlog; (the figures, how many records were dead-lettered).
+
+    The clock starts when the group is whole: at the last member's 'positioned' line
+    (with one member, its only one). Members joining one after another rebalance the
+    group, a one-off cost of starting it, not of running it; the records committed
+    before it was whole are left out. When the drain ends before then (a run too short
+    for its members), the clock starts at the first member's line instead.
+    """
     positioned = await proc.wait_for(POSITIONED, within=START_S)
     await wait_drained(proc, watcher, ends, progress)
     total = sum(ends.values())
     batches = await committed_batches(proc, positioned.at, total)
     proc.sample()
-    first, last = positioned.at, max(b.at for b in batches)
-    cpu = proc.cpu_series()
-    rate = Rate(total, last - first, interpolate(cpu, last) - interpolate(cpu, first))
-    return Drain(rate, len(batches)), dead_lettered(batches)
+    last = max(b.at for b in batches)
+    whole = proc.last_logged(POSITIONED, before=last)
+    steady = [b for b in batches if b.at > whole.at]
+    first, counted = (whole.at, steady) if steady else (positioned.at, batches)
+    records = sum(int(b.fields.get("records", 0)) for b in counted)
+    rate = Rate(records, last - first, proc.cpu_between(first, last))
+    return Drain(rate, len(counted)), dead_lettered(batches)

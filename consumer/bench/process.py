@@ -22,6 +22,8 @@ from typing import Any
 import orjson
 import psutil
 
+from consumer.bench.stats import interpolate
+
 SAMPLE_INTERVAL_S = 0.05
 POSITIONED = "resuming from stored positions"
 COMMITTED = "batch committed"
@@ -176,3 +178,79 @@ class ConsumerProcess:
         except subprocess.TimeoutExpired:
             proc.kill()
             return await asyncio.to_thread(proc.wait)
+
+
+class ConsumerGroup:
+    """The members of one consumer group under test (``--members``), read as one consumer:
+    alive while every member is, its batches and CPU time the members' together, its peak
+    memory the largest member's."""
+
+    def __init__(self, members: Sequence[ConsumerProcess]) -> None:
+        if not members:
+            raise ValueError("a group needs at least one member")
+        self.members = list(members)
+        self.pipeline = self.members[0].pipeline
+
+    def start(self) -> None:
+        for member in self.members:
+            member.start()
+
+    def check_alive(self) -> None:
+        for member in self.members:
+            member.check_alive()
+
+    def sample(self) -> None:
+        for member in self.members:
+            member.sample()
+
+    def read_log(self) -> list[LogEvent]:
+        return [event for member in self.members for event in member.read_log()]
+
+    def batches(self, since: float = 0.0) -> list[LogEvent]:
+        merged = [batch for member in self.members for batch in member.batches(since)]
+        return sorted(merged, key=lambda event: event.at)
+
+    def cpu_between(self, first: float, last: float) -> float:
+        """CPU seconds the members spent between two wall-clock times."""
+        total = 0.0
+        for member in self.members:
+            series = member.cpu_series()
+            if series:
+                total += interpolate(series, last) - interpolate(series, first)
+        return total
+
+    @property
+    def peak_rss(self) -> int:
+        return max(member.peak_rss for member in self.members)
+
+    def log_tail(self, lines: int = 8) -> str:
+        if len(self.members) == 1:
+            return self.members[0].log_tail(lines)
+        return "\n".join(
+            f"-- {member.log_path}:\n{member.log_tail(lines)}" for member in self.members
+        )
+
+    async def wait_for(self, message: str, within: float) -> LogEvent:
+        """The first member's first log event with ``message`` (waiting up to ``within``)."""
+        deadline = time.monotonic() + within
+        while True:
+            self.read_log()
+            found = [e for m in self.members for e in m.events if e.message == message]
+            if found:
+                return min(found, key=lambda event: event.at)
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise ConsumerFailed(
+                    f"the {self.pipeline} consumer did not log {message!r} within {within:.0f} s; "
+                    f"its log ends with:\n{self.log_tail()}"
+                )
+            await asyncio.sleep(0.01)
+
+    def last_logged(self, message: str, before: float) -> LogEvent:
+        """The latest event with ``message`` any member logged before ``before``."""
+        self.read_log()
+        found = [e for m in self.members for e in m.events if e.message == message]
+        return max((e for e in found if e.at <= before), key=lambda event: event.at)
+
+    async def stop(self, within: float = 60.0) -> None:
+        await asyncio.gather(*(member.stop(within) for member in self.members))

@@ -118,7 +118,8 @@ def render(run: BenchRun, console: Console) -> None:
         table.add_row(label, *(_styled(cell) for cell in cells))
     console.print(table)
     settings = ", ".join(f"{k}={v}" for k, v in run.meta["settings"].items())
-    console.print(f"batch settings: {settings}", highlight=False)
+    members = run.meta["options"].get("members", 1)
+    console.print(f"consumer settings: {settings}, members={members}", highlight=False)
     for result in run.results:
         for note in result.notes:
             console.print(f"{result.pipeline}: {note}", highlight=False)

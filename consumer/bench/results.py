@@ -62,8 +62,9 @@ class Drain:
     rate: Rate
     batches: int
     method: str = (
-        "consumer's own log: from 'resuming from stored positions' (just before the first "
-        "fetch) to the last 'batch committed' line"
+        "consumers' own logs: the records of the 'batch committed' lines after the group was "
+        "whole (the last member's 'resuming from stored positions', just before its first "
+        "fetch), over the time from then to the last such line"
     )
 
     @property

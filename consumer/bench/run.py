@@ -43,7 +43,7 @@ from consumer.bench.kafka import (
 )
 from consumer.bench.latency import CommitWatcher, measure_latency
 from consumer.bench.machine import describe
-from consumer.bench.process import ConsumerProcess
+from consumer.bench.process import ConsumerGroup, ConsumerProcess
 from consumer.bench.profile import profiler_prefix, render_profile
 from consumer.bench.results import METHODS, Latency, PipelineResult, Rate
 from consumer.bench.workload import EventFactory, Shape, generate
@@ -52,7 +52,13 @@ from consumer.pipelines import Pipeline, build_pipeline
 from consumer.settings import Settings, TopicSettings
 from schemas.topics import Stream
 
-BATCH_SETTINGS = ("batch_max_records", "batch_max_bytes", "batch_max_age_ms")
+CONSUMER_SETTINGS = (
+    "batch_max_records",
+    "batch_max_bytes",
+    "batch_max_age_ms",
+    "write_lanes",
+    "async_commit",
+)
 
 
 @dataclass(slots=True)
@@ -69,6 +75,7 @@ class BenchOptions:
     keep_topics: bool = False
     profile: bool = False
     seed: int = 7
+    members: int = 1
     shape: Shape = field(default_factory=Shape)
 
 
@@ -150,7 +157,7 @@ async def run_bench(settings: Settings, options: BenchOptions, console: Console)
         "command": " ".join(["utxoiq", *sys.argv[1:]]),
         "machine": machine,
         "database": settings.database.masked_url(),
-        "settings": {name: getattr(settings.ingest, name) for name in BATCH_SETTINGS},
+        "settings": {name: getattr(settings.ingest, name) for name in CONSUMER_SETTINGS},
         "options": _describe_options(options),
         "methods": METHODS,
     }
@@ -164,6 +171,7 @@ def _describe_options(options: BenchOptions) -> dict[str, Any]:
         "load_seconds": options.load_seconds,
         "naive_events": options.naive_events,
         "skip_latency": options.skip_latency,
+        "members": options.members,
         "profile": options.profile,
         "seed": options.seed,
         "shape": {
@@ -261,12 +269,18 @@ async def measure_consumer(
 ) -> None:
     """Drain with the real consumer, then (unless skipped) the paced load."""
     name = pipeline.name
-    base = space.options.output / f"{space.run_id}-{name}"
-    proc = ConsumerProcess(
-        name,
-        space.child_env(settings, pipeline.stream),
-        base.with_suffix(".log"),
-        profiler_prefix(space.options.profile, base),
+    bases = [
+        space.options.output / f"{space.run_id}-{name}{'' if i == 0 else f'-{i + 1}'}"
+        for i in range(space.options.members)
+    ]
+    env = space.child_env(settings, pipeline.stream)
+    proc = ConsumerGroup(
+        [
+            ConsumerProcess(
+                name, env, base.with_suffix(".log"), profiler_prefix(space.options.profile, base)
+            )
+            for base in bases
+        ]
     )
     proc.start()
     try:
@@ -276,15 +290,21 @@ async def measure_consumer(
     finally:
         await proc.stop()
         result.peak_rss_bytes = proc.peak_rss or None
+    if space.options.members > 1:
+        result.notes.append(
+            f"{space.options.members} group members: CPU is theirs together, "
+            "peak RSS the largest one's"
+        )
     if space.options.profile:
         result.notes.append("profiled: figures include the profiler's overhead")
-        for path in render_profile(base):
-            space.say(f"{name}: profile in {path}")
+        for base in bases:
+            for path in render_profile(base):
+                space.say(f"{name}: profile in {path}")
 
 
 async def run_consumer(
     space: Workspace,
-    proc: ConsumerProcess,
+    proc: ConsumerGroup,
     watcher: CommitWatcher,
     sender: Sender,
     factory: EventFactory,
@@ -311,7 +331,7 @@ async def load(
     sender: Sender,
     factory: EventFactory,
     watcher: CommitWatcher,
-    proc: ConsumerProcess,
+    proc: ConsumerGroup,
     drained: Rate,
 ) -> Latency:
     rate = drained.per_second * space.options.load_fraction

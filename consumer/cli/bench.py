@@ -73,6 +73,10 @@ def bench(
         False, "--profile", help="Run each consumer under pyinstrument (slower; for profiling)."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the generated events."),
+    members: int = typer.Option(
+        1, "--members", min=1, max=16,
+        help="Consumer processes in the group (scale-out on one machine).",
+    ),
 ) -> None:  # fmt: skip
     """Benchmark the pipelines against fetch-only, decode-only, COPY and naive ceilings.
 
@@ -93,7 +97,7 @@ def bench(
         _require_profiler()
     options = BenchOptions(
         counts, streams, output, skip_latency, load_fraction, load_seconds,
-        min(naive_events, min(counts.values())), keep_topics, profile, seed,
+        min(naive_events, min(counts.values())), keep_topics, profile, seed, members,
     )  # fmt: skip
     settings = load_settings()
     console = Console(stderr=True)
