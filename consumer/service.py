@@ -133,13 +133,21 @@ async def write_pool(settings: Settings, size: int) -> AsyncIterator[asyncpg.Poo
         await pool.close()
 
 
+GC_YOUNG_THRESHOLD = 500_000
+"""Net new container objects that start a collection. The batches in flight hold about
+100,000 (lanes + 1 batches of 5,000 events), and the steady state makes no cyclic
+garbage, so reference counting frees everything and the collector never runs; it still
+runs if cycles ever pile up, which bounds them."""
+
+
 def tune_garbage_collector() -> None:
-    """Fewer, later collections: a batch allocates thousands of short-lived objects that
-    the default thresholds would chase many times per batch. Objects alive at start-up
-    are frozen out of collection altogether."""
+    """Keep the cyclic collector out of the hot path. A young collection walks every live
+    young object, and with 50,000 as the threshold the batches in flight alone crossed it:
+    while draining feedback it ran 12 times for 0.27 s, 12% of the consumer's CPU. Objects
+    alive at start-up are frozen out of collection altogether."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
 
 
 class IngestService:
