@@ -43,6 +43,7 @@ from consumer.errors import BreakerOpen, PositionConflict, TransientError, class
 from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
 from consumer.positions import load_positions
+from consumer.retention import log_starts, retention_losses
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import start_or_close
@@ -287,6 +288,9 @@ class PipelineRunner:
             return
         if generation != self._generation:
             return  # a rebalance ran meanwhile: start again from its assignment
+        starts = await log_starts(consumer, [tp for tp in stored if tp in self.unpositioned])
+        if generation != self._generation:
+            return
         assignment = consumer.assignment()
         never = [
             ktp
@@ -300,6 +304,7 @@ class PipelineRunner:
             if generation != self._generation:
                 return  # a rebalance ran meanwhile: its partitions are sought next time
         # From here on nothing awaits, so no rebalance can change the assignment.
+        sought: dict[TopicPartition, int] = {}
         for tp in wanted:
             ktp = KafkaTopicPartition(tp.topic, tp.partition)
             if ktp not in assignment:
@@ -309,6 +314,7 @@ class PipelineRunner:
                 continue
             if tp in stored:
                 consumer.seek(ktp, stored[tp])
+                sought[tp] = stored[tp]
             self.positions[tp] = stored.get(tp)
             self.unpositioned.discard(tp)
         self._resume_positioned()  # also what a failed read paused
@@ -316,6 +322,18 @@ class PipelineRunner:
             "resuming from stored positions",
             extra={**self._log, "positions": {f"{t.partition}": p for t, p in stored.items()}},
         )
+        for loss in retention_losses(sought, starts):
+            self.telemetry.lost_to_retention.labels(self.pipeline.name).inc(loss.records)
+            log.error(
+                "ALARM records removed by Kafka retention before they were consumed",
+                extra={
+                    **self._log,
+                    "partition": loss.partition.partition,
+                    "stored_position": loss.stored,
+                    "log_start": loss.log_start,
+                    "records": loss.records,
+                },
+            )
 
     # -- fetch -------------------------------------------------------------------
 

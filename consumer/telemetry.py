@@ -82,6 +82,13 @@ class Telemetry:
             ["pipeline"],
             registry=r,
         )
+        self.lost_to_retention = Counter(
+            "utxoiq_records_lost_to_retention_total",
+            "Offsets deleted by Kafka (retention) below a stored position before they were "
+            "consumed (an alarm).",
+            ["pipeline"],
+            registry=r,
+        )
         self.assigned = Gauge(
             "utxoiq_assigned_partitions",
             "Partitions assigned to this process.",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.admin import NewTopic, RecordsToDelete
 
 from consumer.coordinates import TopicPartition
 from consumer.errors import PositionConflict
+from consumer.ops.kafka import admin
 from consumer.positions import advance_positions, load_positions
 from schemas.topics import Stream
 from tests.conftest import Publish
@@ -63,3 +67,29 @@ async def test_a_lost_commit_on_a_quiet_partition_is_applied_again(
             return bool(await clean_db.fetchval("SELECT count(*) FROM insight_feedback") == 40)
 
         await wait_until(applied_again, within=30, what="the lost rows applied again")
+
+
+async def test_records_removed_by_retention_before_they_were_consumed_raise_an_alarm(
+    make_settings: Any, publish: Publish, clean_db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing lost silently: records the broker deleted below the group's stored position
+    (retention while the group was away) cannot be applied, but the consumer says how many
+    were lost, and where, when it takes the partition."""
+    caplog.set_level(logging.ERROR, logger="utxoiq.consumer")
+    settings = make_settings()
+    topic, group = settings.topics.feedback, settings.ingest.group_id(Stream.FEEDBACK)
+    async with admin(settings) as client:
+        await client.create_topics([NewTopic(topic, 1, 1)])
+    async with clean_db.acquire() as conn:
+        await advance_positions(
+            conn, group, {TopicPartition(topic, 0): None}, {TopicPartition(topic, 0): 0}
+        )
+    await publish(topic, [ev.feedback(f"ins-{i}", "usr", 1 + i % 5) for i in range(10)])
+    async with admin(settings) as client:
+        await client.delete_records({KafkaTopicPartition(topic, 0): RecordsToDelete(6)})
+    async with running_service(settings, [Stream.FEEDBACK]):
+        await wait_drained(clean_db, settings, [Stream.FEEDBACK])
+    assert await clean_db.fetchval("SELECT count(*) FROM insight_feedback") == 4
+    [alarm] = [r for r in caplog.records if "removed by Kafka retention" in r.getMessage()]
+    assert (alarm.__dict__["partition"], alarm.__dict__["records"]) == (0, 6)
+    assert (alarm.__dict__["stored_position"], alarm.__dict__["log_start"]) == (0, 6)
