@@ -31,7 +31,6 @@ from collections.abc import Callable
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
-from aiokafka.errors import KafkaError
 
 from consumer.backoff import backoff_delay
 from consumer.batching import Batch, BatchLimits
@@ -40,6 +39,7 @@ from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import DecodedBatch, decode_batch, decode_batch_yielding
 from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
+from consumer.offset_mirror import OffsetMirror
 from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
 from consumer.positions import load_positions
@@ -62,8 +62,6 @@ waits (a healthy batch is written well within this)."""
 SLEEP_SLICE_S = 0.1
 AUDIT_INTERVAL_S = 5.0
 """How often an idle loop checks its positions against the stored ones."""
-KAFKA_COMMIT_TIMEOUT_S = 10.0
-"""Bound on mirroring positions to Kafka, which aiokafka retries without end."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -115,6 +113,7 @@ class PipelineRunner:
         self._generation = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
+        self._mirror = OffsetMirror(lambda: self._consumer, self._log)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -170,6 +169,7 @@ class PipelineRunner:
             for task in self._writing.values():
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self._mirror.flush()
             await consumer.stop()
             self._consumer = None
             log.info("pipeline stopped", extra=self._log)
@@ -428,7 +428,7 @@ class PipelineRunner:
                 await self._sleep(self._delay(attempt), stop)
                 continue
             self._committed(batch, report, tally)
-            await self._commit_to_kafka(batch)
+            self._mirror_to_kafka(batch)
             return
 
     async def _audit_positions(self) -> None:
@@ -495,27 +495,14 @@ class PipelineRunner:
         self.telemetry.batch_committed(self.pipeline.name, self.pipeline.topic, report)
         log.info("batch committed", extra={**self._log, **report.as_log()})
 
-    async def _commit_to_kafka(self, batch: Batch) -> None:
-        """Mirror the stored positions into Kafka so lag tools see them (never read back)."""
-        consumer = self._consumer
-        if consumer is None:
-            return
-        assignment = consumer.assignment()
+    def _mirror_to_kafka(self, batch: Batch) -> None:
+        """Hand the batch's partitions' positions to the Kafka mirror (never awaited)."""
         offsets = {}
         for tp in batch.parts:
-            ktp = KafkaTopicPartition(tp.topic, tp.partition)
             position = self.positions.get(tp)
-            if ktp in assignment and position is not None:
-                offsets[ktp] = position
-        if not offsets:
-            return
-        try:
-            await asyncio.wait_for(consumer.commit(offsets), KAFKA_COMMIT_TIMEOUT_S)
-        except (KafkaError, TimeoutError) as exc:
-            log.warning(
-                "kafka offset commit failed (positions are safe in PostgreSQL)",
-                extra={**self._log, "error": str(exc)},
-            )
+            if position is not None:
+                offsets[KafkaTopicPartition(tp.topic, tp.partition)] = position
+        self._mirror.submit(offsets)
 
     # -- pausing -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,7 @@ from aiokafka.admin import NewTopic, RecordsToDelete
 
 from consumer.coordinates import TopicPartition
 from consumer.errors import PositionConflict
-from consumer.ops.kafka import admin
+from consumer.ops.kafka import admin, committed_offsets
 from consumer.positions import advance_positions, load_positions
 from schemas.topics import Stream
 from tests.conftest import Publish
@@ -93,3 +94,29 @@ async def test_records_removed_by_retention_before_they_were_consumed_raise_an_a
     [alarm] = [r for r in caplog.records if "removed by Kafka retention" in r.getMessage()]
     assert (alarm.__dict__["partition"], alarm.__dict__["records"]) == (0, 6)
     assert (alarm.__dict__["stored_position"], alarm.__dict__["log_start"]) == (0, 6)
+
+
+async def test_kafka_committed_offsets_follow_the_stored_positions(
+    make_settings: Any, publish: Publish, clean_db: asyncpg.Pool
+) -> None:
+    """Lag tools read Kafka's committed offsets: the consumer mirrors its stored
+    positions there after its batches commit, without any lane waiting for it."""
+    settings = make_settings()
+    group = settings.ingest.group_id(Stream.JOBS)
+    events = [ev.job_created(str(uuid.uuid4()), start=0, end=10) for _ in range(30)]
+    async with running_service(settings, [Stream.JOBS]):
+        await publish(settings.topics.jobs, events)
+        await wait_drained(clean_db, settings, [Stream.JOBS])
+        async with clean_db.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT topic, partition, next_offset FROM ingest_offsets WHERE group_id = $1",
+                group,
+            )
+        stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        assert sum(stored.values()) == len(events)
+
+        async def mirrored() -> bool:
+            async with admin(settings) as client:
+                return await committed_offsets(client, group) == stored
+
+        await wait_until(mirrored, within=30, what="Kafka's committed offsets to match")
