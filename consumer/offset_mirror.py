@@ -10,9 +10,8 @@ replacing any not yet sent, one commit in flight at a time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -61,9 +60,23 @@ class OffsetMirror:
                     "kafka offset commit failed (positions are safe in PostgreSQL)",
                     extra={**self._log, "error": str(exc)},
                 )
+            except Exception:  # a copy for lag tools: never let it end the mirror unseen
+                log.exception("kafka offset commit failed unexpectedly", extra=self._log)
+
+    def forget(self, partitions: Iterable[KafkaTopicPartition]) -> None:
+        """Drop what is pending for partitions this member no longer holds, so an old
+        position is never committed over a newer owner's."""
+        for tp in partitions:
+            self._pending.pop(tp, None)
 
     async def flush(self) -> None:
-        """Wait for what was handed over to be committed (each commit is bounded)."""
-        while self._task is not None and not self._task.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
+        """Wait until what was handed over is committed (each commit is bounded). If the
+        caller is cancelled meanwhile, the mirror is cancelled with it."""
+        task = self._task
+        while task is not None and not task.done():
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            task = self._task

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
@@ -50,16 +51,16 @@ def retention_losses(
 
 
 async def log_starts(
-    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], log_extra: Mapping[str, Any]
 ) -> dict[TopicPartition, int]:
     """Each partition's first offset still in the log; {} when the broker cannot say
-    (a diagnostic: consuming never waits for it)."""
+    within ``LOG_START_TIMEOUT_S`` (a diagnostic: seeking waits no longer than that)."""
     if not partitions:
         return {}
     wanted = [KafkaTopicPartition(tp.topic, tp.partition) for tp in partitions]
     try:
         starts = await asyncio.wait_for(consumer.beginning_offsets(wanted), LOG_START_TIMEOUT_S)
     except (KafkaError, TimeoutError) as exc:
-        log.warning("cannot read the log start offsets", extra={"error": str(exc)})
+        log.warning("cannot read the log start offsets", extra={**log_extra, "error": str(exc)})
         return {}
     return {TopicPartition(ktp.topic, ktp.partition): offset for ktp, offset in starts.items()}

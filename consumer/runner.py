@@ -43,7 +43,7 @@ from consumer.offset_mirror import OffsetMirror
 from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
 from consumer.positions import load_positions
-from consumer.retention import log_starts, retention_losses
+from consumer.retention import RetentionLoss, log_starts, retention_losses
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import start_or_close
@@ -114,6 +114,7 @@ class PipelineRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
         self._mirror = OffsetMirror(lambda: self._consumer, self._log)
+        self._reported_losses: set[RetentionLoss] = set()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -248,9 +249,11 @@ class PipelineRunner:
         self._abandon = True
         try:
             await self._idle.wait()
+            await self._mirror.flush()  # the revoked partitions' last positions, while owned
         finally:
             self._abandon = False
             self._not_rebalancing.set()
+        self._mirror.forget(revoked)
         for tp in revoked:
             key = TopicPartition(tp.topic, tp.partition)
             self.positions.pop(key, None)
@@ -288,7 +291,9 @@ class PipelineRunner:
             return
         if generation != self._generation:
             return  # a rebalance ran meanwhile: start again from its assignment
-        starts = await log_starts(consumer, [tp for tp in stored if tp in self.unpositioned])
+        starts = await log_starts(
+            consumer, [tp for tp in stored if tp in self.unpositioned], self._log
+        )
         if generation != self._generation:
             return
         assignment = consumer.assignment()
@@ -318,11 +323,17 @@ class PipelineRunner:
             self.positions[tp] = stored.get(tp)
             self.unpositioned.discard(tp)
         self._resume_positioned()  # also what a failed read paused
+        self._mirror.submit(
+            {KafkaTopicPartition(tp.topic, tp.partition): p for tp, p in sought.items()}
+        )
         log.info(
             "resuming from stored positions",
             extra={**self._log, "positions": {f"{t.partition}": p for t, p in stored.items()}},
         )
         for loss in retention_losses(sought, starts):
+            if loss in self._reported_losses:
+                continue  # the same loss, seen again after a rebalance: already raised
+            self._reported_losses.add(loss)
             self.telemetry.lost_to_retention.labels(self.pipeline.name).inc(loss.records)
             log.error(
                 "ALARM records removed by Kafka retention before they were consumed",
