@@ -61,11 +61,12 @@ async def measure_drain(
 ) -> tuple[Drain, int]:
     """Drain the backlog; (the figures, how many records were dead-lettered).
 
-    The clock starts when the group is whole: at the last member's 'positioned' line
-    (with one member, its only one). Members joining one after another rebalance the
-    group, a one-off cost of starting it, not of running it; the records committed
-    before it was whole are left out. When the drain ends before then (a run too short
-    for its members), the clock starts at the first member's line instead.
+    The clock starts when the group is whole: at the latest of the members' first
+    'positioned' lines (with one member, its first). Members joining one after another
+    rebalance the group, a one-off cost of starting it, not of running it; the records
+    committed before it was whole are left out. When the drain ends before then (a run
+    too short for its members), or a member never takes a partition, the clock starts
+    at the first member's line instead.
     """
     positioned = await proc.wait_for(POSITIONED, within=START_S)
     await wait_drained(proc, watcher, ends, progress)
@@ -73,9 +74,9 @@ async def measure_drain(
     batches = await committed_batches(proc, positioned.at, total)
     proc.sample()
     last = max(b.at for b in batches)
-    whole = proc.last_logged(POSITIONED, before=last)
-    steady = [b for b in batches if b.at > whole.at]
-    first, counted = (whole.at, steady) if steady else (positioned.at, batches)
+    whole = proc.whole_at(POSITIONED)
+    steady = [] if whole is None else [b for b in batches if b.at > whole]
+    first, counted = (whole, steady) if whole is not None and steady else (positioned.at, batches)
     records = sum(int(b.fields.get("records", 0)) for b in counted)
     rate = Rate(records, last - first, proc.cpu_between(first, last))
     return Drain(rate, len(counted)), dead_lettered(batches)

@@ -246,11 +246,17 @@ class ConsumerGroup:
                 )
             await asyncio.sleep(0.01)
 
-    def last_logged(self, message: str, before: float) -> LogEvent:
-        """The latest event with ``message`` any member logged before ``before``."""
+    def whole_at(self, message: str) -> float | None:
+        """When the group was whole: the latest of each member's first ``message`` line
+        (None while some member has not logged one)."""
         self.read_log()
-        found = [e for m in self.members for e in m.events if e.message == message]
-        return max((e for e in found if e.at <= before), key=lambda event: event.at)
+        firsts = []
+        for member in self.members:
+            found = [e.at for e in member.events if e.message == message]
+            if not found:
+                return None
+            firsts.append(min(found))
+        return max(firsts)
 
     async def stop(self, within: float = 60.0) -> None:
         await asyncio.gather(*(member.stop(within) for member in self.members))
