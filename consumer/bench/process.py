@@ -146,22 +146,6 @@ class ConsumerProcess:
                 f"its log ({self.log_path}) ends with:\n{self.log_tail()}"
             )
 
-    async def wait_for(self, message: str, within: float) -> LogEvent:
-        """The first log event with ``message``, waiting for it up to ``within`` seconds."""
-        deadline = time.monotonic() + within
-        while True:
-            self.read_log()
-            for event in self.events:
-                if event.message == message:
-                    return event
-            self.check_alive()
-            if time.monotonic() > deadline:
-                raise ConsumerFailed(
-                    f"the {self.pipeline} consumer did not log {message!r} within {within:.0f} s; "
-                    f"its log ({self.log_path}) ends with:\n{self.log_tail()}"
-                )
-            await asyncio.sleep(0.01)
-
     async def stop(self, within: float = 60.0) -> int | None:
         """SIGTERM (a graceful stop), then SIGKILL if it has not exited ``within`` seconds."""
         if self._sampler is not None:
