@@ -42,7 +42,7 @@ from consumer.errors import BreakerOpen, PositionConflict, TransientError, class
 from consumer.offset_mirror import OffsetMirror
 from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
-from consumer.positions import load_positions
+from consumer.positions import advance_positions, load_positions
 from consumer.retention import RetentionLoss, log_starts, retention_losses
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
@@ -114,7 +114,6 @@ class PipelineRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
         self._mirror = OffsetMirror(lambda: self._consumer, self._log)
-        self._reported_losses: set[RetentionLoss] = set()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -296,6 +295,13 @@ class PipelineRunner:
         )
         if generation != self._generation:
             return
+        mine = {tp: p for tp, p in stored.items() if tp in self.unpositioned}
+        losses = retention_losses(mine, starts)
+        if losses:
+            recorded = await self._record_losses(losses)
+            if generation != self._generation:
+                return
+            stored.update({loss.partition: loss.log_start for loss in recorded})
         assignment = consumer.assignment()
         never = [
             ktp
@@ -330,21 +336,42 @@ class PipelineRunner:
             "resuming from stored positions",
             extra={**self._log, "positions": {f"{t.partition}": p for t, p in stored.items()}},
         )
-        for loss in retention_losses(sought, starts):
-            if loss in self._reported_losses:
-                continue  # the same loss, seen again after a rebalance: already raised
-            self._reported_losses.add(loss)
+
+    async def _record_losses(self, losses: list[RetentionLoss]) -> list[RetentionLoss]:
+        """Raise the alarm for records Kafka deleted below the stored positions, and move
+        those positions to the log start by compare-and-set, so the loss is reported once
+        (by whichever member records it) instead of at every assignment. The losses
+        recorded; one not recorded (another member moved the position first, or the
+        database is unreachable) leaves its position as it was."""
+        recorded = []
+        for loss in losses:
+            tp = loss.partition
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await advance_positions(
+                        conn, self.pipeline.group, {tp: loss.stored}, {tp: loss.log_start}
+                    )
+            except PositionConflict:
+                continue  # another member got there first, and reported it
+            except Exception as exc:
+                log.warning(
+                    "cannot record the retention loss; it is reported again next time",
+                    extra={**self._log, "partition": tp.partition, "error": str(exc)},
+                )
+            else:
+                recorded.append(loss)
             self.telemetry.lost_to_retention.labels(self.pipeline.name).inc(loss.records)
             log.error(
                 "ALARM records removed by Kafka retention before they were consumed",
                 extra={
                     **self._log,
-                    "partition": loss.partition.partition,
+                    "partition": tp.partition,
                     "stored_position": loss.stored,
                     "log_start": loss.log_start,
                     "records": loss.records,
                 },
             )
+        return recorded
 
     # -- fetch -------------------------------------------------------------------
 

@@ -120,3 +120,28 @@ async def test_kafka_committed_offsets_follow_the_stored_positions(
                 return await committed_offsets(client, group) == stored
 
         await wait_until(mirrored, within=30, what="Kafka's committed offsets to match")
+
+
+async def test_a_retention_loss_is_reported_once_even_across_restarts(
+    make_settings: Any, publish: Publish, clean_db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reporting the loss moves the stored position to the log start, so a partition the
+    broker emptied does not raise the same alarm at every restart or rebalance."""
+    caplog.set_level(logging.ERROR, logger="utxoiq.consumer")
+    settings = make_settings()
+    topic, group = settings.topics.feedback, settings.ingest.group_id(Stream.FEEDBACK)
+    tp = TopicPartition(topic, 0)
+    async with admin(settings) as client:
+        await client.create_topics([NewTopic(topic, 1, 1)])
+    async with clean_db.acquire() as conn:
+        await advance_positions(conn, group, {tp: None}, {tp: 0})
+    await publish(topic, [ev.feedback(f"ins-{i}", "usr", 1) for i in range(5)])
+    async with admin(settings) as client:
+        await client.delete_records({KafkaTopicPartition(topic, 0): RecordsToDelete(5)})
+    for _ in range(2):
+        async with running_service(settings, [Stream.FEEDBACK]):
+            pass
+        async with clean_db.acquire() as conn:
+            assert await load_positions(conn, group, [tp]) == {tp: 5}
+    alarms = [r for r in caplog.records if "removed by Kafka retention" in r.getMessage()]
+    assert len(alarms) == 1
