@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.errors import KafkaError
+
+from consumer.coordinates import TopicPartition
 
 log = logging.getLogger("utxoiq.consumer")
 
@@ -32,14 +34,16 @@ class OffsetMirror:
     ) -> None:
         self._consumer = consumer
         self._log = dict(log_extra)
-        self._pending: dict[KafkaTopicPartition, int] = {}
+        self._pending: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def submit(self, offsets: Mapping[KafkaTopicPartition, int]) -> None:
-        """Queue ``offsets`` (next offset per partition) to be committed soon."""
-        if not offsets:
+    def submit(self, positions: Mapping[TopicPartition, int | None]) -> None:
+        """Queue ``positions`` (next offset per partition; None: nothing stored yet) to
+        be committed soon."""
+        known = {tp: position for tp, position in positions.items() if position is not None}
+        if not known:
             return
-        self._pending.update(offsets)
+        self._pending.update(known)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._commit_pending())
 
@@ -50,7 +54,11 @@ class OffsetMirror:
             if consumer is None:
                 return
             assignment = consumer.assignment()
-            owned = {tp: offset for tp, offset in offsets.items() if tp in assignment}
+            owned = {
+                ktp: offset
+                for tp, offset in offsets.items()
+                if (ktp := KafkaTopicPartition(tp.topic, tp.partition)) in assignment
+            }
             if not owned:
                 continue
             try:
@@ -63,11 +71,10 @@ class OffsetMirror:
             except Exception:  # a copy for lag tools: never let it end the mirror unseen
                 log.exception("kafka offset commit failed unexpectedly", extra=self._log)
 
-    def forget(self, partitions: Iterable[KafkaTopicPartition]) -> None:
-        """Drop what is pending for partitions this member no longer holds, so an old
+    def forget(self, partition: TopicPartition) -> None:
+        """Drop what is pending for a partition this member no longer holds, so an old
         position is never committed over a newer owner's."""
-        for tp in partitions:
-            self._pending.pop(tp, None)
+        self._pending.pop(partition, None)
 
     async def flush(self) -> None:
         """Wait until what was handed over is committed (each commit is bounded). If the

@@ -252,9 +252,9 @@ class PipelineRunner:
         finally:
             self._abandon = False
             self._not_rebalancing.set()
-        self._mirror.forget(revoked)
         for tp in revoked:
             key = TopicPartition(tp.topic, tp.partition)
+            self._mirror.forget(key)
             self.positions.pop(key, None)
             self.unpositioned.discard(key)
         self.telemetry.rebalances.labels(self.pipeline.name, "revoked").inc()
@@ -290,12 +290,10 @@ class PipelineRunner:
             return
         if generation != self._generation:
             return  # a rebalance ran meanwhile: start again from its assignment
-        starts = await log_starts(
-            consumer, [tp for tp in stored if tp in self.unpositioned], self._log
-        )
+        mine = {tp: p for tp, p in stored.items() if tp in self.unpositioned}
+        starts = await log_starts(consumer, list(mine), self._log)
         if generation != self._generation:
             return
-        mine = {tp: p for tp, p in stored.items() if tp in self.unpositioned}
         losses = retention_losses(mine, starts)
         if losses:
             recorded = await self._record_losses(losses)
@@ -329,9 +327,7 @@ class PipelineRunner:
             self.positions[tp] = stored.get(tp)
             self.unpositioned.discard(tp)
         self._resume_positioned()  # also what a failed read paused
-        self._mirror.submit(
-            {KafkaTopicPartition(tp.topic, tp.partition): p for tp, p in sought.items()}
-        )
+        self._mirror.submit(sought)
         log.info(
             "resuming from stored positions",
             extra={**self._log, "positions": {f"{t.partition}": p for t, p in stored.items()}},
@@ -492,7 +488,7 @@ class PipelineRunner:
             )
             return
         behind = sorted(f"{tp.partition}" for tp, p in held.items() if stored.get(tp, -1) < p)
-        if behind and not self._writing:
+        if behind:
             log.warning(
                 "stored positions are behind this member's (a commit lost in a PostgreSQL "
                 "crash); seeking every partition to its stored position again",
@@ -535,12 +531,7 @@ class PipelineRunner:
 
     def _mirror_to_kafka(self, batch: Batch) -> None:
         """Hand the batch's partitions' positions to the Kafka mirror (never awaited)."""
-        offsets = {}
-        for tp in batch.parts:
-            position = self.positions.get(tp)
-            if position is not None:
-                offsets[KafkaTopicPartition(tp.topic, tp.partition)] = position
-        self._mirror.submit(offsets)
+        self._mirror.submit({tp: self.positions.get(tp) for tp in batch.parts})
 
     # -- pausing -----------------------------------------------------------------
 

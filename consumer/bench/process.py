@@ -132,6 +132,10 @@ class ConsumerProcess:
     def batches(self, since: float = 0.0) -> list[LogEvent]:
         return [e for e in self.events if e.message == COMMITTED and e.at >= since]
 
+    def first_logged(self, message: str) -> LogEvent | None:
+        """The first event with ``message`` read from the log so far, if any."""
+        return next((e for e in self.events if e.message == message), None)
+
     def log_tail(self, lines: int = 8) -> str:
         try:
             text = self.log_path.read_text(errors="replace").splitlines()
@@ -219,7 +223,7 @@ class ConsumerGroup:
         deadline = time.monotonic() + within
         while True:
             self.read_log()
-            found = [e for m in self.members for e in m.events if e.message == message]
+            found = [e for m in self.members if (e := m.first_logged(message)) is not None]
             if found:
                 return min(found, key=lambda event: event.at)
             self.check_alive()
@@ -234,13 +238,10 @@ class ConsumerGroup:
         """When the group was whole: the latest of each member's first ``message`` line
         (None while some member has not logged one)."""
         self.read_log()
-        firsts = []
-        for member in self.members:
-            found = [e.at for e in member.events if e.message == message]
-            if not found:
-                return None
-            firsts.append(min(found))
-        return max(firsts)
+        firsts = [member.first_logged(message) for member in self.members]
+        if any(first is None for first in firsts):
+            return None
+        return max(first.at for first in firsts if first is not None)
 
     async def stop(self, within: float = 60.0) -> None:
         await asyncio.gather(*(member.stop(within) for member in self.members))

@@ -63,8 +63,8 @@ class Drain:
     batches: int
     method: str = (
         "consumers' own logs: the records of the 'batch committed' lines after the group was "
-        "whole (the last member's 'resuming from stored positions', just before its first "
-        "fetch), over the time from then to the last such line"
+        "whole (the latest of each member's first 'resuming from stored positions', just "
+        "before its first fetch), over the time from then to the last such line"
     )
 
     @property
