@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from consumer.db.migrate import upgrade
 from consumer.db.tables import metadata
@@ -23,6 +26,8 @@ from consumer.settings import (
 from consumer.topics_admin import start_or_close
 from tests.support.events import key_of, to_bytes
 from tests.support.services import Services, find_services
+
+DELETE_TOPICS_AT_ONCE = 100
 
 TABLES = tuple(table.name for table in metadata.sorted_tables)
 """Every service table, emptied before each integration test."""
@@ -70,12 +75,37 @@ async def clean_db(db: asyncpg.Pool) -> asyncpg.Pool:
     return db
 
 
+@pytest.fixture(scope="session")
+async def topic_prefixes(services: Services) -> AsyncIterator[list[str]]:
+    """Prefixes of the topics the session's tests create; the topics are deleted when the
+    session ends, so repeated runs do not pile thousands of topics onto a local broker."""
+    prefixes: list[str] = []
+    yield prefixes
+    if prefixes:
+        try:
+            await _delete_topics(services.bootstrap_servers, tuple(prefixes))
+        except (KafkaError, OSError) as exc:
+            warnings.warn(f"the test topics were left on the broker: {exc!r}", stacklevel=1)
+
+
+async def _delete_topics(bootstrap_servers: str, prefixes: tuple[str, ...]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await start_or_close(admin)
+    try:
+        created = [name for name in await admin.list_topics() if name.startswith(prefixes)]
+        for start in range(0, len(created), DELETE_TOPICS_AT_ONCE):
+            await admin.delete_topics(created[start : start + DELETE_TOPICS_AT_ONCE])
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
-def make_settings(services: Services) -> Callable[..., Settings]:
+def make_settings(services: Services, topic_prefixes: list[str]) -> Callable[..., Settings]:
     """Settings with topic and group names of their own, so tests never share state."""
 
     def make(**ingest: Any) -> Settings:
         tag = uuid.uuid4().hex[:10]
+        topic_prefixes.append(f"t-{tag}.")
         defaults: dict[str, Any] = {
             "group_prefix": f"test-{tag}",
             "batch_max_age_ms": 100,
