@@ -435,7 +435,6 @@ class PipelineRunner:
                     {tp: self.positions[tp] for tp in batch.parts},
                     self.publisher,
                     breaker_trips=breaker_trips,
-                    async_commit=self.settings.ingest.async_commit,
                 )
             except BreakerOpen as exc:
                 self._breaker_opened(str(exc))

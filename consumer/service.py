@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from consumer.backoff import backoff_delay
 from consumer.db.migrate import current_revision, head_revision, upgrade
-from consumer.db.pool import create_pool
+from consumer.db.pool import create_pool, keep_session
 from consumer.deadletters import DeadLetterPublisher
 from consumer.diagnose import exception_chain, kafka_cause
 from consumer.errors import ConfigurationError, one_line
@@ -126,7 +126,15 @@ async def dead_letter_producer(settings: Settings) -> AsyncIterator[AIOKafkaProd
 
 @contextlib.asynccontextmanager
 async def write_pool(settings: Settings, size: int) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(settings.database, max_size=size, init=create_staging_tables)
+    """The pipelines' pool. With ``async_commit`` its commits do not wait for the WAL
+    flush, unless a batch dead-lettered records (see ``consumer.transaction``)."""
+    pool = await create_pool(
+        settings.database,
+        max_size=size,
+        init=create_staging_tables,
+        reset=keep_session,
+        session={"synchronous_commit": "off"} if settings.ingest.async_commit else None,
+    )
     try:
         yield pool
     finally:

@@ -23,12 +23,15 @@ from consumer.outcomes import BatchReport, Outcome
 from consumer.pipelines import Pipeline
 from consumer.positions import advance_positions
 
-NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
-"""For a batch with no effect outside PostgreSQL (nothing dead-lettered): its commit does
-not wait for the WAL flush. A PostgreSQL crash can then lose such a commit (the last
-fraction of a second); its positions are lost with its rows, so the records are consumed
-again with the same effect. A batch that published dead letters commits durably, so a
-lost commit never makes its dead letters be published again."""
+FLUSH_WAIT = "SET LOCAL synchronous_commit = on"
+"""For a batch that published dead letters: its commit waits for the WAL flush, so a lost
+commit never makes its dead letters be published again.
+
+The pipelines' sessions otherwise commit without waiting for the flush (``async_commit``,
+set on the pool, so that it costs no round trip per batch). Such a batch has no effect
+outside PostgreSQL: a PostgreSQL crash can lose its commit (the last fraction of a
+second), and its positions are lost with its rows, so the records are consumed again
+with the same effect."""
 
 BreakerCheck = Callable[[int, int], bool]
 """Given (records, dead letters) of a batch, would committing it trip the breaker?"""
@@ -42,7 +45,6 @@ async def apply_batch(
     publisher: DeadLetterPublisher,
     *,
     breaker_trips: BreakerCheck | None = None,
-    async_commit: bool = False,
 ) -> BatchReport:
     """Apply a decoded batch exactly once or raise; nothing is committed when it raises."""
     batch, decoded, dead = work.batch, work.decoded, work.dead
@@ -57,8 +59,8 @@ async def apply_batch(
             dead = dead + result.rejected
             if breaker_trips is not None and breaker_trips(records, len(dead)):
                 raise BreakerOpen(f"dead letters would be {len(dead)} of {records} records")
-            if async_commit and not dead:
-                await conn.execute(NO_FLUSH_WAIT)
+            if dead:
+                await conn.execute(FLUSH_WAIT)
             failed_at = datetime.now(UTC)
             placed = await publisher.publish(pipeline.dead_letter_topic, dead, failed_at)
             await record_dead_letters(conn, dead, pipeline.group, failed_at, placed)

@@ -9,10 +9,23 @@ import asyncpg
 from consumer.settings import DatabaseSettings
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Give a connection back to its pool as it is (asyncpg still rolls back a transaction
+    left open): the pool's default reset is one more round trip per batch, and the write
+    path leaves nothing to reset, as it settles only ``SET LOCAL``, which ends with the
+    transaction, and takes no advisory lock, cursor or ``LISTEN``."""
+
+
 async def create_pool(
-    database: DatabaseSettings, *, max_size: int | None = None, init: Any = None
+    database: DatabaseSettings,
+    *,
+    max_size: int | None = None,
+    init: Any = None,
+    reset: Any = None,
+    session: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
-    """A pool whose sessions carry the statement timeout and the service's name (TLS as set)."""
+    """A pool whose sessions carry the statement timeout and the service's name (TLS as
+    set), and ``session``'s settings."""
     options: dict[str, Any] = {}
     ssl_option = database.ssl_argument()
     if ssl_option is not None:
@@ -26,8 +39,10 @@ async def create_pool(
         server_settings={
             "application_name": "utxoiq-ingest",
             "statement_timeout": str(database.statement_timeout_ms),
+            **(session or {}),
         },
         init=init,
+        reset=reset,
         **options,
     )
     assert pool is not None

@@ -14,6 +14,10 @@ import asyncpg
 
 from consumer.errors import RowRejected, is_data_error, row_rejected
 
+SAVEPOINT = "SAVEPOINT isolate"
+RELEASE = "RELEASE SAVEPOINT isolate"
+ROLLBACK = "ROLLBACK TO SAVEPOINT isolate; RELEASE SAVEPOINT isolate"
+
 Row = TypeVar("Row")
 Result = TypeVar("Result")
 
@@ -24,17 +28,35 @@ async def write_isolating(
     write: Callable[[asyncpg.Connection, Sequence[Row]], Awaitable[Result]],
 ) -> tuple[list[Result], list[tuple[Row, RowRejected]]]:
     """Apply ``write`` to all rows it accepts; return its results and the refused rows."""
+    return await _isolating(conn, rows, write, nested=False)
+
+
+async def _isolating(
+    conn: asyncpg.Connection,
+    rows: Sequence[Row],
+    write: Callable[[asyncpg.Connection, Sequence[Row]], Awaitable[Result]],
+    *,
+    nested: bool,
+) -> tuple[list[Result], list[tuple[Row, RowRejected]]]:
+    """Each attempt runs under a savepoint of its own (savepoints of one name nest, and
+    ``RELEASE`` and ``ROLLBACK TO`` take the latest). The first attempt's savepoint is left
+    for the commit to release, saving the usual batch a round trip; the halves release
+    theirs, so a search among many bad rows does not pile up subtransactions."""
     if not rows:
         return [], []
     try:
-        async with conn.transaction():
-            return [await write(conn, rows)], []
+        await conn.execute(SAVEPOINT)
+        result = await write(conn, rows)
+        if nested:
+            await conn.execute(RELEASE)
+        return [result], []
     except Exception as exc:
         if not is_data_error(exc):
             raise
+        await conn.execute(ROLLBACK)
         if len(rows) == 1:
             return [], [(rows[0], row_rejected(exc))]
     middle = len(rows) // 2
-    left_results, left_bad = await write_isolating(conn, rows[:middle], write)
-    right_results, right_bad = await write_isolating(conn, rows[middle:], write)
+    left_results, left_bad = await _isolating(conn, rows[:middle], write, nested=True)
+    right_results, right_bad = await _isolating(conn, rows[middle:], write, nested=True)
     return left_results + right_results, left_bad + right_bad

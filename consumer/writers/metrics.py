@@ -89,14 +89,25 @@ SELECT 1
 """The usual case: every staged event is new, so it is inserted and rolled up as staged."""
 
 
+BEFORE_APPEND = "SAVEPOINT append_all; DELETE FROM stage_system_metrics"
+"""One round trip: the savepoint the append falls back to, and an empty staging table."""
+
+
 async def _append_all(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
-    """Insert every row as new; False (and nothing written) when any cannot be."""
+    """Insert every row as new; False (and nothing written) when any cannot be.
+
+    Round trips are what a small batch costs on a busy machine, so there are four: the
+    savepoint with the staging table emptied, the two of ``COPY``, and the append, a
+    prepared statement (its plan, about a millisecond, is made once per session). The
+    savepoint is not released: the commit releases it.
+    """
     try:
-        async with conn.transaction():
-            await stage(conn, "stage_system_metrics", COLUMNS, rows)
-            await conn.execute(APPEND)
+        await conn.execute(BEFORE_APPEND)
+        await conn.copy_records_to_table("stage_system_metrics", records=rows, columns=COLUMNS)
+        await conn.fetchval(APPEND)
     except Exception as exc:
         if is_data_error(exc):
+            await conn.execute("ROLLBACK TO SAVEPOINT append_all")
             return False
         raise
     return True
