@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from consumer.coordinates import KafkaMessage, TopicPartition, message_size
+from consumer.coordinates import KafkaMessage, TopicPartition, payload_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class Batch:
             self.produced_ms = stamp
         self.parts.setdefault(tp, []).extend(records)
         self.count += len(records)
-        self.size_bytes += sum([message_size(record) for record in records])
+        self.size_bytes += payload_bytes(records)
 
     def __len__(self) -> int:
         return self.count

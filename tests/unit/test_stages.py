@@ -10,7 +10,7 @@ import pytest
 from consumer.backoff import backoff_delay
 from consumer.batching import Batch, BatchLimits
 from consumer.breaker import DeadLetterBreaker
-from consumer.coordinates import RecordId, TopicPartition, message_size
+from consumer.coordinates import Record, RecordId, TopicPartition, payload_bytes
 from consumer.deadletters import dead_letter_headers, decode_headers, encode_headers
 from consumer.decoding import decode_records
 from consumer.errors import (
@@ -56,13 +56,25 @@ def test_batch_flushes_on_records_bytes_or_age() -> None:
     assert not by_count.is_full(now=0, wall=produced)
     by_count.extend(tp, [r], now=0)
     assert by_count.is_full(now=0, wall=produced)
-    by_bytes = Batch(BatchLimits(100, message_size(r), 60))
+    by_bytes = Batch(BatchLimits(100, payload_bytes([r]), 60))
     by_bytes.extend(tp, [r], now=0)
     assert by_bytes.is_full(now=0, wall=produced)
     by_age = Batch(BatchLimits(100, 10**9, 0.5))
     by_age.extend(tp, [r], now=0)
     assert not by_age.is_full(now=0.4, wall=produced)
     assert by_age.is_full(now=0.5, wall=produced)
+
+
+def test_payload_bytes_count_keys_and_values_and_skip_missing_ones() -> None:
+    rid = RecordId("t", 0, 0)
+    records = [
+        Record(rid, b"key", b"value", (), 0),
+        Record(rid, None, b"ab", (), 0),
+        Record(rid, b"k", None, (), 0),
+    ]
+    assert payload_bytes(records) == 3 + 5 + 2 + 1
+    assert payload_bytes(iter(records)) == 11
+    assert payload_bytes([]) == 0
 
 
 def test_records_that_already_waited_are_not_held_for_the_batch_age() -> None:
