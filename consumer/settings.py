@@ -307,7 +307,7 @@ class IngestSettings(BaseSettings):
     group_prefix: str = "utxoiq-ingest"
     batch_max_records: int = Field(default=5_000, ge=1, le=100_000)
     batch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    batch_max_age_ms: int = Field(default=50, ge=1)
+    batch_max_age_ms: int = Field(default=20, ge=1)
     max_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, ge=256)
     write_lanes: int = Field(default=3, ge=1, le=16)
     async_commit: bool = True
