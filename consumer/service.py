@@ -124,13 +124,28 @@ async def dead_letter_producer(settings: Settings) -> AsyncIterator[AIOKafkaProd
         await producer.stop()
 
 
+def write_pool_size(settings: Settings, pipelines: int) -> int:
+    """One connection per write lane of each pipeline, plus one for seeks and checks;
+    at most ``UTXOIQ_DB_POOL_MAX_SIZE`` when set (lanes then take turns)."""
+    wanted = pipelines * settings.ingest.write_lanes + 1
+    cap = settings.database.pool_max_size
+    if cap is None or cap >= wanted:
+        return wanted
+    log.warning(
+        "UTXOIQ_DB_POOL_MAX_SIZE is below one connection per write lane: lanes will wait "
+        "for connections",
+        extra={"pool_max_size": cap, "lanes": pipelines * settings.ingest.write_lanes},
+    )
+    return cap
+
+
 @contextlib.asynccontextmanager
-async def write_pool(settings: Settings, size: int) -> AsyncIterator[asyncpg.Pool]:
+async def write_pool(settings: Settings, pipelines: int) -> AsyncIterator[asyncpg.Pool]:
     """The pipelines' pool. With ``async_commit`` its commits do not wait for the WAL
     flush, unless a batch dead-lettered records (see ``consumer.transaction``)."""
     pool = await create_pool(
         settings.database,
-        max_size=size,
+        max_size=write_pool_size(settings, pipelines),
         init=create_staging_tables,
         reset=keep_session,
         session={"synchronous_commit": "off"} if settings.ingest.async_commit else None,
@@ -192,9 +207,7 @@ class IngestService:
         if stop.is_set():
             return
         async with (
-            write_pool(
-                self.settings, len(self.pipelines) * self.settings.ingest.write_lanes + 1
-            ) as pool,
+            write_pool(self.settings, len(self.pipelines)) as pool,
             dead_letter_producer(self.settings) as producer,
         ):
             self.runners = [

@@ -189,7 +189,9 @@ class DatabaseSettings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "UTXOIQ_DB_URL"),
     )
     pool_min_size: int = Field(default=1, ge=0)
-    pool_max_size: int = Field(default=5, ge=1)
+    pool_max_size: int | None = Field(default=None, ge=1)
+    """Caps the consumer's write pool; unset, it has one connection per write lane of each
+    pipeline it runs, plus one."""
     connect_timeout_s: float = Field(default=10.0, gt=0)
     statement_timeout_ms: int = Field(default=60_000, ge=0)
     sslmode: PgSslMode | None = None
@@ -213,7 +215,7 @@ class DatabaseSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _pool_sizes(self) -> DatabaseSettings:
-        if self.pool_min_size > self.pool_max_size:
+        if self.pool_max_size is not None and self.pool_min_size > self.pool_max_size:
             raise ValueError("UTXOIQ_DB_POOL_MIN_SIZE exceeds UTXOIQ_DB_POOL_MAX_SIZE")
         return self
 

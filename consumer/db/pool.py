@@ -19,7 +19,7 @@ async def keep_session(conn: asyncpg.Connection) -> None:
 async def create_pool(
     database: DatabaseSettings,
     *,
-    max_size: int | None = None,
+    max_size: int,
     init: Any = None,
     reset: Any = None,
     session: dict[str, str] | None = None,
@@ -32,8 +32,8 @@ async def create_pool(
         options["ssl"] = ssl_option
     pool = await asyncpg.create_pool(
         database.dsn,
-        min_size=min(database.pool_min_size, max_size or database.pool_max_size),
-        max_size=max_size or database.pool_max_size,
+        min_size=min(database.pool_min_size, max_size),
+        max_size=max_size,
         timeout=database.connect_timeout_s,
         command_timeout=None,
         server_settings={

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from consumer.cli.config_cmd import sections
 from consumer.diagnose import explain_database, explain_kafka
 from consumer.errors import ConfigurationError
+from consumer.service import write_pool_size
 from consumer.settings import (
     DatabaseSettings,
     IngestSettings,
@@ -107,7 +108,10 @@ def test_empty_value_means_unset(env: pytest.MonkeyPatch) -> None:
         ({"UTXOIQ_LOG_FORMAT": "xml"}, "UTXOIQ_LOG_FORMAT (got 'xml')"),
         ({"UTXOIQ_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "UTXOIQ_KAFKA_SASL_PASSWORD"),
         ({"UTXOIQ_KAFKA_SASL_USERNAME": "u"}, "UTXOIQ_KAFKA_SECURITY_PROTOCOL is PLAINTEXT"),
-        ({"UTXOIQ_DB_POOL_MIN_SIZE": "9"}, "UTXOIQ_DB_POOL_MIN_SIZE exceeds"),
+        (
+            {"UTXOIQ_DB_POOL_MIN_SIZE": "9", "UTXOIQ_DB_POOL_MAX_SIZE": "5"},
+            "UTXOIQ_DB_POOL_MIN_SIZE exceeds",
+        ),
         ({"UTXOIQ_RETRY_INITIAL_BACKOFF_MS": "99999"}, "UTXOIQ_RETRY_INITIAL_BACKOFF_MS"),
     ],
 )
@@ -208,3 +212,17 @@ def test_database_failures_name_the_setting() -> None:
     assert "check DATABASE_URL" in (explain_database(wrapped) or "")
     assert "DATABASE_URL" in (explain_database(ConnectionRefusedError("refused")) or "")
     assert explain_database(ValueError("unrelated")) is None
+
+
+def test_write_pool_has_a_connection_per_lane_unless_capped(env: pytest.MonkeyPatch) -> None:
+    env.setenv("UTXOIQ_WRITE_LANES", "3")
+    assert write_pool_size(Settings(), pipelines=3) == 10
+    assert write_pool_size(Settings(), pipelines=1) == 4
+    env.setenv("UTXOIQ_DB_POOL_MAX_SIZE", "5")
+    assert write_pool_size(Settings(), pipelines=3) == 5
+    assert write_pool_size(Settings(), pipelines=1) == 4
+
+
+def test_pool_min_size_needs_no_cap(env: pytest.MonkeyPatch) -> None:
+    env.setenv("UTXOIQ_DB_POOL_MIN_SIZE", "9")
+    assert Settings().database.pool_max_size is None
