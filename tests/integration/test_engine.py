@@ -64,14 +64,17 @@ async def test_metric_events_become_exactly_those_rows(
     assert hourly == daily == 50
 
 
-@pytest.mark.parametrize("lanes", [1, 4])
+@pytest.mark.parametrize(("lanes", "pool_cap"), [(1, None), (4, None), (4, 2)])
 async def test_any_number_of_write_lanes_gives_the_same_rows(
-    make_settings: Any, publish: Publish, clean_db: asyncpg.Pool, lanes: int
+    make_settings: Any, publish: Publish, clean_db: asyncpg.Pool, lanes: int, pool_cap: int | None
 ) -> None:
-    """One lane, or more lanes than a topic has partitions: the model's rows either way."""
+    """One lane, more lanes than a topic has partitions, or lanes taking turns for the
+    connections of a capped pool: the model's rows every time."""
     settings = make_settings(write_lanes=lanes, batch_max_records=150)
+    settings.database = settings.database.model_copy(update={"pool_max_size": pool_cap})
     stream = mixed_stream(random.Random(23), jobs=40, feedback=500, metrics=1200)
-    async with running_service(settings):
+    async with running_service(settings) as service:
+        assert service.runners[0].pool.get_max_size() == (pool_cap or 3 * lanes + 1)
         await _publish_stream(publish, settings, stream)
         await wait_drained(clean_db, settings)
     await assert_tables_match(clean_db, stream.model())
