@@ -47,7 +47,7 @@ from consumer.retention import RetentionLoss, log_starts, retention_losses
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import start_or_close
-from consumer.transaction import apply_batch
+from consumer.transaction import FLUSH_WAIT, apply_batch
 
 log = logging.getLogger("utxoiq.consumer")
 
@@ -347,6 +347,8 @@ class PipelineRunner:
                     await advance_positions(
                         conn, self.pipeline.group, {tp: loss.stored}, {tp: loss.log_start}
                     )
+                    if self.settings.ingest.async_commit:
+                        await conn.execute(FLUSH_WAIT)  # a lost move would report it twice
             except PositionConflict:
                 continue  # another member got there first, and reported it
             except Exception as exc:
@@ -435,6 +437,7 @@ class PipelineRunner:
                     {tp: self.positions[tp] for tp in batch.parts},
                     self.publisher,
                     breaker_trips=breaker_trips,
+                    async_commit=self.settings.ingest.async_commit,
                 )
             except BreakerOpen as exc:
                 self._breaker_opened(str(exc))

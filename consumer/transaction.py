@@ -25,7 +25,8 @@ from consumer.positions import advance_positions
 
 FLUSH_WAIT = "SET LOCAL synchronous_commit = on"
 """For a batch that published dead letters: its commit waits for the WAL flush, so a lost
-commit never makes its dead letters be published again.
+commit never makes its dead letters be published again. (Also for the position move that
+records a retention loss, which a lost commit would have reported twice.)
 
 The pipelines' sessions otherwise commit without waiting for the flush (``async_commit``,
 set on the pool, so that it costs no round trip per batch). Such a batch has no effect
@@ -45,8 +46,12 @@ async def apply_batch(
     publisher: DeadLetterPublisher,
     *,
     breaker_trips: BreakerCheck | None = None,
+    async_commit: bool = False,
 ) -> BatchReport:
-    """Apply a decoded batch exactly once or raise; nothing is committed when it raises."""
+    """Apply a decoded batch exactly once or raise; nothing is committed when it raises.
+
+    ``async_commit``: the pool's sessions commit without waiting for the WAL flush, so a
+    batch with dead letters must ask for it."""
     batch, decoded, dead = work.batch, work.decoded, work.dead
     records = len(batch)
     report = BatchReport(records=records, bytes=batch.size_bytes)
@@ -59,7 +64,7 @@ async def apply_batch(
             dead = dead + result.rejected
             if breaker_trips is not None and breaker_trips(records, len(dead)):
                 raise BreakerOpen(f"dead letters would be {len(dead)} of {records} records")
-            if dead:
+            if dead and async_commit:
                 await conn.execute(FLUSH_WAIT)
             failed_at = datetime.now(UTC)
             placed = await publisher.publish(pipeline.dead_letter_topic, dead, failed_at)

@@ -41,7 +41,7 @@ async def _isolating(
     """Each attempt runs under a savepoint of its own (savepoints of one name nest, and
     ``RELEASE`` and ``ROLLBACK TO`` take the latest). The first attempt's savepoint is left
     for the commit to release, saving the usual batch a round trip; the halves release
-    theirs, so a search among many bad rows does not pile up subtransactions."""
+    theirs, so a search among many bad rows does not nest savepoints ever deeper."""
     if not rows:
         return [], []
     try:

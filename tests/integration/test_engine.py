@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -229,3 +230,41 @@ async def test_records_of_aborted_producer_transactions_are_never_applied(
         await wait_until(applied, within=60, what="the committed events")
     ids = {str(r["event_id"]) for r in await clean_db.fetch("SELECT event_id FROM system_metrics")}
     assert ids == {e["id"] for e in committed}
+
+
+async def test_several_rows_refused_by_postgres_in_one_batch_are_found(
+    settings: Settings, publish: Publish, clean_db: asyncpg.Pool
+) -> None:
+    """Rows PostgreSQL refuses (text with NUL) are searched out of a batch, several at a
+    time, among replayed duplicates: each is dead-lettered once, every other event is
+    applied once, and the rollups count only the applied samples."""
+    metrics = [ev.metric(f"svc-{i % 4}", "cpu", float(i)) for i in range(40)]
+    bad_metrics = [
+        ev.metric("svc-1", "c\x00pu", 1.0),
+        ev.metric("svc-2", "cpu", 2.0, unit="m\x00s"),
+        ev.metric("svc-3", "c\x00pu", 3.0),
+    ]
+    feedback = [ev.feedback(f"ins-{i}", f"usr-{i}", 1 + i % 5) for i in range(30)]
+    bad_feedback = [ev.feedback("ins-1", "u\x00a", 4), ev.feedback("i\x00b", "usr-2", 2)]
+    async with running_service(settings, [Stream.METRICS, Stream.FEEDBACK]):
+        await publish(
+            settings.topics.metrics,
+            metrics[:20] + bad_metrics[:2] + metrics[20:] + metrics[:5] + bad_metrics[2:],
+        )
+        await publish(settings.topics.feedback, feedback[:10] + bad_feedback + feedback[10:])
+        await wait_drained(clean_db, settings, [Stream.METRICS, Stream.FEEDBACK])
+    stored = await clean_db.fetch("SELECT event_id FROM system_metrics")
+    assert sorted(str(r["event_id"]) for r in stored) == sorted(e["id"] for e in metrics)
+    assert await clean_db.fetchval("SELECT sum(sample_count) FROM system_metrics_hourly") == 40
+    assert await clean_db.fetchval("SELECT sum(sample_count) FROM system_metrics_daily") == 40
+    pairs = await clean_db.fetch("SELECT insight_id, user_id FROM insight_feedback")
+    assert sorted((r["insight_id"], r["user_id"]) for r in pairs) == sorted(
+        (e["data"]["insight_id"], e["data"]["user_id"]) for e in feedback
+    )
+    dead = await clean_db.fetch("SELECT topic, stage, error_class, record_value FROM dead_letters")
+    assert sorted((r["topic"], r["stage"], r["error_class"]) for r in dead) == sorted(
+        [(settings.topics.metrics, "apply", "RowRejected")] * 3
+        + [(settings.topics.feedback, "apply", "RowRejected")] * 2
+    )
+    refused = {orjson.loads(r["record_value"])["id"] for r in dead}
+    assert refused == {e["id"] for e in bad_metrics + bad_feedback}
