@@ -403,7 +403,8 @@ class PipelineRunner:
             if stop.is_set() or self.unpositioned or not (batch or fetched):
                 return batch
             if batch.is_full():
-                if first and len(batch) < self.limits.max_records // SMALL_BATCH_FRACTION:
+                small = len(batch) < self.limits.max_records // SMALL_BATCH_FRACTION
+                if first and small and batch.size_bytes < self.limits.max_bytes:
                     fetched = await consumer.getmany(
                         *partitions, timeout_ms=FRESH_FETCH_MS, max_records=batch.room
                     )
