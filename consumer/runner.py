@@ -48,7 +48,7 @@ from consumer.retention import RetentionLoss, log_starts, retention_losses
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import start_or_close
-from consumer.transaction import FLUSH_WAIT, apply_batch
+from consumer.transaction import apply_batch, wait_for_flush
 
 log = logging.getLogger("utxoiq.consumer")
 
@@ -356,8 +356,8 @@ class PipelineRunner:
                     await advance_positions(
                         conn, self.pipeline.group, {tp: loss.stored}, {tp: loss.log_start}
                     )
-                    if self.settings.ingest.async_commit:
-                        await conn.execute(FLUSH_WAIT)  # a lost move would report it twice
+                    # a lost move would report the loss twice
+                    await wait_for_flush(conn, self.settings.ingest.async_commit)
             except PositionConflict:
                 continue  # another member got there first, and reported it
             except Exception as exc:

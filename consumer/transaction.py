@@ -34,6 +34,14 @@ outside PostgreSQL: a PostgreSQL crash can lose its commit (the last fraction of
 second), and its positions are lost with its rows, so the records are consumed again
 with the same effect."""
 
+
+async def wait_for_flush(conn: asyncpg.Connection, async_commit: bool) -> None:
+    """Make the open transaction's commit wait for the WAL flush (``FLUSH_WAIT``); only
+    needed when the pool's sessions commit asynchronously."""
+    if async_commit:
+        await conn.execute(FLUSH_WAIT)
+
+
 BreakerCheck = Callable[[int, int], bool]
 """Given (records, dead letters) of a batch, would committing it trip the breaker?"""
 
@@ -64,8 +72,8 @@ async def apply_batch(
             dead = dead + result.rejected
             if breaker_trips is not None and breaker_trips(records, len(dead)):
                 raise BreakerOpen(f"dead letters would be {len(dead)} of {records} records")
-            if dead and async_commit:
-                await conn.execute(FLUSH_WAIT)
+            if dead:
+                await wait_for_flush(conn, async_commit)
             failed_at = datetime.now(UTC)
             placed = await publisher.publish(pipeline.dead_letter_topic, dead, failed_at)
             await record_dead_letters(conn, dead, pipeline.group, failed_at, placed)

@@ -89,10 +89,6 @@ SELECT 1
 """The usual case: every staged event is new, so it is inserted and rolled up as staged."""
 
 
-BEFORE_APPEND = "SAVEPOINT append_all; DELETE FROM stage_system_metrics"
-"""One round trip: the savepoint the append falls back to, and an empty staging table."""
-
-
 async def _append_all(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
     """Insert every row as new; False (and nothing written) when any cannot be.
 
@@ -102,8 +98,7 @@ async def _append_all(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]])
     savepoint is not released: the commit releases it.
     """
     try:
-        await conn.execute(BEFORE_APPEND)
-        await conn.copy_records_to_table("stage_system_metrics", records=rows, columns=COLUMNS)
+        await stage(conn, "stage_system_metrics", COLUMNS, rows, savepoint="append_all")
         await conn.fetchval(APPEND)
     except Exception as exc:
         if is_data_error(exc):

@@ -34,14 +34,21 @@ async def create_staging_tables(conn: asyncpg.Connection) -> None:
 
 
 async def stage(
-    conn: asyncpg.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    savepoint: str | None = None,
 ) -> None:
-    """Empty the staging table, then COPY ``rows`` into it (binary protocol).
+    """Empty the staging table, then COPY ``rows`` into it (binary protocol); first set
+    ``savepoint`` when given, in the same round trip as the emptying.
 
     The table is nearly always empty already (``ON COMMIT DELETE ROWS``, and a failed
     attempt's rows go with its savepoint); it holds rows only when a writer stages twice
     in one transaction. ``DELETE`` costs nothing on an empty table, where ``TRUNCATE``
     would give it a new file every batch (about a millisecond each).
     """
-    await conn.execute(f"DELETE FROM {table}")
+    empty = f"DELETE FROM {table}"
+    await conn.execute(empty if savepoint is None else f"SAVEPOINT {savepoint}; {empty}")
     await conn.copy_records_to_table(table, records=rows, columns=list(columns))
