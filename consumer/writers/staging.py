@@ -15,7 +15,7 @@ STAGING_TABLES = {
         " completed_at timestamptz"
     ),
     "stage_insight_feedback": (
-        "insight_id text, user_id text, rating smallint, comment text, flags text[],"
+        "insight_id text, user_id text, rating smallint, comment text, flags text,"
         " submitted_at timestamptz, event_id uuid"
     ),
     "stage_system_metrics": (
