@@ -118,8 +118,19 @@ def render(run: BenchRun, console: Console) -> None:
         table.add_row(label, *(_styled(cell) for cell in cells))
     console.print(table)
     settings = ", ".join(f"{k}={v}" for k, v in run.meta["settings"].items())
-    members = run.meta["options"].get("members", 1)
-    console.print(f"consumer settings: {settings}, members={members}", highlight=False)
+    options = run.meta["options"]
+    repeat = options.get("repeat", 1)
+    measured = (
+        f"drain and ceilings are medians of {repeat} repetitions, latency is the last "
+        "drain's, peak RSS the largest of all"
+        if repeat > 1
+        else "each figure measured once"
+    )
+    console.print(
+        f"consumer settings: {settings}, members={options.get('members', 1)}; {measured}",
+        highlight=False,
+        soft_wrap=True,
+    )
     for result in run.results:
         for note in result.notes:
             console.print(f"{result.pipeline}: {note}", highlight=False)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from consumer.bench.stats import ratio
+from consumer.bench.stats import median_of, ratio
+
+T = TypeVar("T")
 
 METHODS = {
     "drain": "the real service (utxoiq consume --pipeline P, a child process, fresh group) "
@@ -24,6 +27,9 @@ METHODS = {
     "indexes, batch_max_records rows per transaction (keys made unique per event)",
     "naive": "decode, then one transaction per event (BEGIN, upsert statements, COMMIT) "
     "through one asyncpg connection, no offsets, on a sample",
+    "repeats": "each ceiling and the drain are measured --repeat times (the drain each time "
+    "by fresh consumer processes in a fresh group, over emptied tables); a figure is the "
+    "median of its repetitions, and the paced load follows the last drain",
 }
 
 
@@ -174,7 +180,15 @@ class PipelineResult:
     latency: Latency | None = None
     peak_rss_bytes: int | None = None
     ceilings: Ceilings = field(default_factory=Ceilings)
+    repeats: dict[str, list[float]] = field(default_factory=dict)
+    """Events per second of every repetition of a figure, in the order measured; the
+    figure itself is their median."""
     notes: list[str] = field(default_factory=list)
+
+    def measured(self, figure: str, runs: list[T], per_second: Callable[[T], float]) -> T:
+        """The median of a figure's repetitions; the rates of all are kept in ``repeats``."""
+        self.repeats[figure] = [round(per_second(run), 1) for run in runs]
+        return median_of(runs, key=per_second)
 
     @property
     def drain_rate(self) -> float | None:
@@ -210,6 +224,7 @@ class PipelineResult:
             "latency": None if self.latency is None else self.latency.as_dict(),
             "peak_rss_bytes": self.peak_rss_bytes,
             "ceilings": self.ceilings.as_dict(),
+            "repeats": self.repeats,
             "ratios": {
                 "drain_over_min_fetch_write": _round(self.over_bound, 3),
                 "drain_over_naive": _round(self.over_naive, 2),

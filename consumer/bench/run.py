@@ -2,10 +2,12 @@
 
 Per pipeline, in this order: publish N events to a fresh topic; fetch-only over it;
 decode-only over the same bytes; write-only (COPY) of their rows; the naive baseline on
-a sample; then the real consumer (``utxoiq consume --pipeline P`` in a child process,
-with a fresh consumer group) drains the topic, and, unless skipped, takes a paced load
-at a fraction of the drain rate it just reached. The database tables are emptied
-before each step that writes.
+a sample (these four ``--repeat`` times); then the real consumer (``utxoiq consume
+--pipeline P`` in a child process, with a fresh consumer group) drains the topic,
+``--repeat`` times, and, unless skipped, the last one takes a paced load at a fraction
+of the median drain rate. The database tables are emptied before each step that writes.
+Each figure is the median of its repetitions: this machine's speed varies by a third
+from one minute to the next, and one measurement is not a figure to size a deployment by.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from consumer.bench.latency import CommitWatcher, measure_latency
 from consumer.bench.machine import describe
 from consumer.bench.process import ConsumerGroup, ConsumerProcess
 from consumer.bench.profile import profiler_prefix, render_profile
-from consumer.bench.results import METHODS, Latency, PipelineResult, Rate
+from consumer.bench.results import METHODS, Drain, Latency, PipelineResult, Rate
 from consumer.bench.workload import EventFactory, Shape, generate
 from consumer.db.pool import create_pool
 from consumer.pipelines import Pipeline, build_pipeline
@@ -76,6 +78,7 @@ class BenchOptions:
     profile: bool = False
     seed: int = 7
     members: int = 1
+    repeat: int = 3
     shape: Shape = field(default_factory=Shape)
 
 
@@ -89,11 +92,14 @@ class Workspace:
     pool: asyncpg.Pool
     console: Console
 
-    def settings_for(self, stream: Stream) -> Settings:
+    def settings_for(self, stream: Stream, repetition: int = 1) -> Settings:
+        """The run's settings for ``stream``: its own topic, and a consumer group of its
+        own for each repetition of the drain."""
         topics = TopicSettings.model_validate(
             {**self.settings.topics.model_dump(), stream.value: f"{self.run_id}.{stream.value}"}
         )
-        ingest = self.settings.ingest.model_copy(update={"group_prefix": self.run_id})
+        prefix = self.run_id if repetition == 1 else f"{self.run_id}-r{repetition}"
+        ingest = self.settings.ingest.model_copy(update={"group_prefix": prefix})
         return Settings(self.settings.kafka, self.settings.database, topics, ingest)
 
     def child_env(self, settings: Settings, stream: Stream) -> dict[str, str]:
@@ -120,6 +126,11 @@ class Workspace:
 
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False, markup=False)
+
+    def repetitions(self) -> list[str]:
+        """A label per repetition of a measurement: " (2/3)", or nothing when there is one."""
+        count = self.options.repeat
+        return [""] if count == 1 else [f" ({i}/{count})" for i in range(1, count + 1)]
 
 
 def new_run_id() -> str:
@@ -172,6 +183,7 @@ def _describe_options(options: BenchOptions) -> dict[str, Any]:
         "naive_events": options.naive_events,
         "skip_latency": options.skip_latency,
         "members": options.members,
+        "repeat": options.repeat,
         "profile": options.profile,
         "seed": options.seed,
         "shape": {
@@ -199,7 +211,7 @@ async def bench_pipeline(space: Workspace, stream: Stream) -> PipelineResult:
             ends = await end_offsets(settings, pipeline.topic, partitions)
             await measure_ceilings(space, settings, pipeline, values, ends, result)
             del values
-            await measure_consumer(space, settings, pipeline, sender, factory, ends, result)
+            await measure_consumer(space, stream, sender, factory, ends, result)
     finally:
         if not space.options.keep_topics:
             await delete_topics(settings, [pipeline.topic, pipeline.dead_letter_topic])
@@ -229,23 +241,36 @@ async def measure_ceilings(
     ends: dict[int, int],
     result: PipelineResult,
 ) -> None:
+    """Each ceiling ``--repeat`` times; the median of each is kept."""
     name, stream, batch = pipeline.name, pipeline.stream, settings.ingest.batch_max_records
-    records, seconds, cpu = await fetch_only(settings, pipeline.topic, ends)
-    result.ceilings.fetch_only = Rate(records, seconds, cpu)
-    space.say(f"{name}: fetch-only {result.ceilings.fetch_only.per_second:,.0f} events/s")
     max_bytes = settings.ingest.max_event_bytes
-    result.ceilings.decode_only = ceilings.decode_only(values, pipeline.adapter, max_bytes)
-    space.say(f"{name}: decode-only {result.ceilings.decode_only.per_second:,.0f} events/s (CPU)")
     rows = list(ceilings.rows_for(stream, values, pipeline.adapter))
-    async with emptied(space.pool):
-        result.ceilings.write_only = await ceilings.write_only(space.pool, stream, rows, batch)
-    del rows
-    space.say(f"{name}: write-only {result.ceilings.write_only.per_second:,.0f} rows/s (COPY)")
     sample = values[: space.options.naive_events]
-    async with emptied(space.pool):
-        rate = await naive.naive_baseline(space.pool, stream, sample, pipeline.adapter)
-    result.ceilings.naive = rate
-    space.say(f"{name}: naive {rate.per_second:,.0f} events/s on {rate.events:,} events")
+    fetched, decoded, written, naives = [], [], [], []
+    for repetition in space.repetitions():
+        records, seconds, cpu = await fetch_only(settings, pipeline.topic, ends)
+        fetched.append(Rate(records, seconds, cpu))
+        decoded.append(ceilings.decode_only(values, pipeline.adapter, max_bytes))
+        async with emptied(space.pool):
+            written.append(await ceilings.write_only(space.pool, stream, rows, batch))
+        async with emptied(space.pool):
+            naives.append(await naive.naive_baseline(space.pool, stream, sample, pipeline.adapter))
+        space.say(
+            f"{name}{repetition}: fetch-only {fetched[-1].per_second:,.0f} events/s, "
+            f"decode-only {decoded[-1].per_second:,.0f} events/s (CPU), "
+            f"write-only {written[-1].per_second:,.0f} rows/s (COPY), "
+            f"naive {naives[-1].per_second:,.0f} events/s on {naives[-1].events:,} events"
+        )
+    del rows
+    found = result.ceilings
+    found.fetch_only = result.measured("fetch_only", fetched, _per_second)
+    found.decode_only = result.measured("decode_only", decoded, _per_second)
+    found.write_only = result.measured("write_only", written, _per_second)
+    found.naive = result.measured("naive_baseline", naives, _per_second)
+
+
+def _per_second(rate: Rate) -> float:
+    return rate.per_second
 
 
 @contextlib.asynccontextmanager
@@ -260,36 +285,55 @@ async def emptied(pool: asyncpg.Pool) -> AsyncIterator[None]:
 
 async def measure_consumer(
     space: Workspace,
-    settings: Settings,
-    pipeline: Pipeline,
+    stream: Stream,
     sender: Sender,
     factory: EventFactory,
     ends: dict[int, int],
     result: PipelineResult,
 ) -> None:
-    """Drain with the real consumer, then (unless skipped) the paced load."""
-    name = pipeline.name
-    bases = [
-        space.options.output / f"{space.run_id}-{name}{'' if i == 0 else f'-{i + 1}'}"
-        for i in range(space.options.members)
-    ]
-    env = space.child_env(settings, pipeline.stream)
-    proc = ConsumerGroup(
-        [
-            ConsumerProcess(
-                name, env, base.with_suffix(".log"), profiler_prefix(space.options.profile, base)
-            )
-            for base in bases
-        ]
-    )
-    proc.start()
-    try:
-        async with space.pool.acquire() as conn:
-            watcher = CommitWatcher(conn, pipeline.group, pipeline.topic)
-            await run_consumer(space, proc, watcher, sender, factory, ends, result)
-    finally:
-        await proc.stop()
-        result.peak_rss_bytes = proc.peak_rss or None
+    """Drain ``--repeat`` times, each time by fresh consumer processes in a fresh group
+    over emptied tables; then, unless skipped, the paced load on the last drain's
+    processes at a fraction of the median drain rate."""
+    drains: list[Drain] = []
+    labels = space.repetitions()
+    for repetition, label in enumerate(labels, start=1):
+        settings = space.settings_for(stream, repetition)
+        pipeline = build_pipeline(stream, settings)
+        if repetition > 1:
+            await empty_tables(space.pool)
+        bases = log_bases(space, pipeline.name, repetition)
+        env = space.child_env(settings, stream)
+        proc = ConsumerGroup(
+            [
+                ConsumerProcess(
+                    pipeline.name,
+                    env,
+                    base.with_suffix(".log"),
+                    profiler_prefix(space.options.profile, base),
+                )
+                for base in bases
+            ]
+        )
+        try:
+            proc.start()
+            async with space.pool.acquire() as conn:
+                watcher = CommitWatcher(conn, pipeline.group, pipeline.topic)
+                drains.append(await drain_once(space, proc, watcher, ends, label, result))
+                if repetition == len(labels):
+                    result.drain = result.measured("drain", drains, _drain_rate)
+                    if not space.options.skip_latency:
+                        latency = await load(
+                            space, sender, factory, watcher, proc, result.drain.rate
+                        )
+                        result.latency = latency
+                        result.notes.extend(latency_notes(latency))
+        finally:
+            await proc.stop()
+            result.peak_rss_bytes = max(result.peak_rss_bytes or 0, proc.peak_rss) or None
+        if space.options.profile:
+            for base in bases:
+                for path in render_profile(base):
+                    space.say(f"{pipeline.name}: profile in {path}")
     if space.options.members > 1:
         result.notes.append(
             f"{space.options.members} group members: CPU is theirs together, "
@@ -297,33 +341,39 @@ async def measure_consumer(
         )
     if space.options.profile:
         result.notes.append("profiled: figures include the profiler's overhead")
-        for base in bases:
-            for path in render_profile(base):
-                space.say(f"{name}: profile in {path}")
 
 
-async def run_consumer(
+def log_bases(space: Workspace, name: str, repetition: int) -> list[Path]:
+    """Where each member's log goes: ``<run>-<pipeline>[-r<repetition>][-<member>]``."""
+    again = "" if repetition == 1 else f"-r{repetition}"
+    return [
+        space.options.output / f"{space.run_id}-{name}{again}{'' if i == 0 else f'-{i + 1}'}"
+        for i in range(space.options.members)
+    ]
+
+
+def _drain_rate(drain: Drain) -> float:
+    return drain.rate.per_second
+
+
+async def drain_once(
     space: Workspace,
     proc: ConsumerGroup,
     watcher: CommitWatcher,
-    sender: Sender,
-    factory: EventFactory,
     ends: dict[int, int],
+    label: str,
     result: PipelineResult,
-) -> None:
+) -> Drain:
     name = proc.pipeline
     with space.progress() as progress:
-        task = progress.add_task(f"{name}: draining", total=sum(ends.values()))
+        task = progress.add_task(f"{name}: draining{label}", total=sum(ends.values()))
         drain, dead = await measure_drain(
             proc, watcher, ends, lambda done: progress.update(task, completed=done)
         )
-    result.drain = drain
     if dead:
-        result.notes.append(f"{dead} records were dead-lettered during the drain")
-    space.say(f"{name}: drained at {drain.rate.per_second:,.0f} events/s")
-    if not space.options.skip_latency:
-        result.latency = latency = await load(space, sender, factory, watcher, proc, drain.rate)
-        result.notes.extend(latency_notes(latency))
+        result.notes.append(f"{dead} records were dead-lettered during the drain{label}")
+    space.say(f"{name}{label}: drained at {drain.rate.per_second:,.0f} events/s")
+    return drain
 
 
 async def load(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,14 @@ Weighted = tuple[float, int]
 def rate(events: int, seconds: float) -> float:
     """Events per second; zero when no time passed."""
     return events / seconds if seconds > 0 else 0.0
+
+
+def median_of(items: Sequence[T], key: Callable[[T], float]) -> T:
+    """The middle item by ``key`` (of an even count, the lower of the two middle ones), so
+    a figure quoted is one that was measured, with its companions (CPU, batches) intact."""
+    if not items:
+        raise ValueError("median of nothing")
+    return sorted(items, key=key)[(len(items) - 1) // 2]
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:

@@ -77,6 +77,10 @@ def bench(
         1, "--members", min=1, max=16,
         help="Consumer processes in the group (scale-out on one machine).",
     ),
+    repeat: int = typer.Option(
+        3, "--repeat", min=1, max=15,
+        help="Measure each ceiling and the drain this many times; figures are medians.",
+    ),
 ) -> None:  # fmt: skip
     """Benchmark the pipelines against fetch-only, decode-only, COPY and naive ceilings.
 
@@ -97,7 +101,7 @@ def bench(
         _require_profiler()
     options = BenchOptions(
         counts, streams, output, skip_latency, load_fraction, load_seconds,
-        min(naive_events, min(counts.values())), keep_topics, profile, seed, members,
+        min(naive_events, min(counts.values())), keep_topics, profile, seed, members, repeat,
     )  # fmt: skip
     settings = load_settings()
     console = Console(stderr=True)

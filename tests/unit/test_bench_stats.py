@@ -9,6 +9,7 @@ from consumer.bench.stats import (
     SentSpan,
     commit_latencies,
     interpolate,
+    median_of,
     percentile,
     rate,
     ratio,
@@ -84,3 +85,12 @@ def test_rate_and_ratio_guard_against_zero() -> None:
     assert ratio(50.0, 100.0) == 0.5
     assert ratio(50.0, 0.0) is None
     assert ratio(None, 1.0) is None
+
+
+def test_median_of_is_a_measured_item_the_lower_middle_of_an_even_count() -> None:
+    runs = [(3, "c"), (1, "a"), (2, "b")]
+    assert median_of(runs, key=lambda run: run[0]) == (2, "b")
+    assert median_of(runs[:2], key=lambda run: run[0]) == (1, "a")
+    assert median_of([(5, "only")], key=lambda run: run[0]) == (5, "only")
+    with pytest.raises(ValueError, match="median of nothing"):
+        median_of([], key=lambda run: run)
