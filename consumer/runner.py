@@ -4,13 +4,16 @@ fetch (gather a micro-batch) -> decode -> apply (reduce, write, dead-letter, sto
 position: ``transaction.apply_batch``) -> commit to Kafka (for lag tools only).
 
 Write lanes. A member's partitions are spread over ``UTXOIQ_WRITE_LANES`` lanes by
-partition number. The loop gathers a batch for a free lane, from that lane's partitions
-only, decodes it, and hands it over; when every lane is busy it waits for the first to
-finish. Each lane applies its batches one after the other, in its own transactions, so
-a partition's records (and so an entity's) are applied in offset order. Meanwhile the
-other lanes write, so the consumer's CPU work and the database's overlap. With a single
-lane, its next batch is gathered and decoded while it writes. Lanes never share a
-partition, so their positions never conflict.
+partition number. The loop gathers a batch for a free lane, decodes it, and hands it
+over; when every lane is busy it waits for the first to finish. A gather also takes
+what the client has fetched for the busy lanes' partitions and carries it, in offset
+order, into their next batches: left in the client's buffer, those records would keep
+it from fetching their partitions again, and what the broker received meanwhile would
+wait a whole write more. Each lane applies its batches one after the other, in its own
+transactions, so a partition's records (and so an entity's) are applied in offset
+order. Meanwhile the other lanes write, so the consumer's CPU work and the database's
+overlap. With a single lane, its next batch is gathered and decoded while it writes.
+Lanes never share a partition, so their positions never conflict.
 
 Only this loop polls Kafka. A lane that must wait (a transient failure being retried,
 the dead-letter circuit breaker open) just sleeps; when the loop has waited for a lane
@@ -36,6 +39,7 @@ from aiokafka import TopicPartition as KafkaTopicPartition
 from consumer.backoff import backoff_delay
 from consumer.batching import Batch, BatchLimits
 from consumer.breaker import DeadLetterBreaker
+from consumer.carry import Carry
 from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import DecodedBatch, decode_batch, decode_batch_yielding
@@ -112,6 +116,7 @@ class PipelineRunner:
         self.last_progress = time.monotonic()
         self.loop_heartbeat = time.monotonic()
         self._writing: dict[int, asyncio.Task[None]] = {}
+        self._carried = Carry()
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -266,6 +271,7 @@ class PipelineRunner:
             self._mirror.forget(key)
             self.positions.pop(key, None)
             self.unpositioned.discard(key)
+            self._carried.drop(key)
         self.telemetry.rebalances.labels(self.pipeline.name, "revoked").inc()
         self.telemetry.assigned.labels(self.pipeline.name).set(len(self.positions))
         if revoked:
@@ -277,7 +283,9 @@ class PipelineRunner:
         if self._consumer is not None and assigned:
             self._consumer.pause(*assigned)
         for tp in assigned:
-            self.unpositioned.add(TopicPartition(tp.topic, tp.partition))
+            key = TopicPartition(tp.topic, tp.partition)
+            self.unpositioned.add(key)
+            self._carried.drop(key)
         self.telemetry.rebalances.labels(self.pipeline.name, "assigned").inc()
         self.telemetry.assigned.labels(self.pipeline.name).set(len(assigned))
         if assigned:
@@ -388,41 +396,78 @@ class PipelineRunner:
         stop: asyncio.Event,
         partitions: list[KafkaTopicPartition],
     ) -> Batch:
-        """A batch from ``partitions`` (all when empty). With one lane, an idle loop waits
-        ``IDLE_POLL_MS`` for records; with several, only a batch age, so that the next
-        lane's records are not kept waiting."""
+        """A batch from ``partitions`` (all when empty): first what was carried for them,
+        then fetched records. With one lane, an idle loop waits ``IDLE_POLL_MS`` for
+        records; with several, only a batch age, so that the next lane's records are not
+        kept waiting. Records fetched for other lanes are carried for them."""
         batch = Batch(self.limits)
+        mine = {TopicPartition(k.topic, k.partition) for k in partitions}
+        self._carried.take_into(batch, mine)
         idle_s = IDLE_POLL_MS / 1000 if not partitions else self.limits.max_age_s
         first = True
         while True:
             wait_s = self.limits.max_age_s - batch.age() if batch else idle_s
+            fetching, budget = self._fetchable(partitions, batch)
             fetched = await consumer.getmany(
-                *partitions, timeout_ms=max(int(wait_s * 1000), 0), max_records=max(batch.room, 1)
+                *fetching, timeout_ms=max(int(wait_s * 1000), 0), max_records=budget
             )
-            self._add_fetched(batch, fetched)
+            self._add_fetched(batch, fetched, mine)
             if stop.is_set() or self.unpositioned or not (batch or fetched):
                 return batch
             if batch.is_full():
                 small = len(batch) < self.limits.max_records // SMALL_BATCH_FRACTION
                 if first and small and batch.size_bytes < self.limits.max_bytes:
+                    fetching, budget = self._fetchable(partitions, batch)
                     fetched = await consumer.getmany(
-                        *partitions, timeout_ms=FRESH_FETCH_MS, max_records=batch.room
+                        *fetching, timeout_ms=FRESH_FETCH_MS, max_records=budget
                     )
-                    self._add_fetched(batch, fetched)
+                    self._add_fetched(batch, fetched, mine)
                 return batch
             first = False
 
-    def _add_fetched(self, batch: Batch, fetched: Mapping[KafkaTopicPartition, list[Any]]) -> None:
-        """Add fetched records to ``batch``, skipping partitions not held and records below
-        their stored positions."""
+    def _fetchable(
+        self, partitions: list[KafkaTopicPartition], batch: Batch
+    ) -> tuple[list[KafkaTopicPartition], int]:
+        """What to take from the client for a batch from ``partitions`` (all when empty):
+        those, and the partitions of other lanes that carry less than a batch; and how
+        many records at most."""
+        budget = max(batch.room, 1)
+        if not partitions:
+            return [], budget
+        fetching = list(partitions)
+        carried = self._carried.held_per_lane(self.lanes)
+        lane = partitions[0].partition % self.lanes
+        for other in range(self.lanes):
+            room = self.limits.max_records - carried[other]
+            if other == lane or room <= 0:
+                continue
+            positioned = [
+                KafkaTopicPartition(tp.topic, tp.partition)
+                for tp in self.positions
+                if tp.partition % self.lanes == other and tp not in self.unpositioned
+            ]
+            if positioned:
+                fetching += positioned
+                budget += room
+        return fetching, budget
+
+    def _add_fetched(
+        self,
+        batch: Batch,
+        fetched: Mapping[KafkaTopicPartition, list[Any]],
+        mine: set[TopicPartition],
+    ) -> None:
+        """Add fetched records of ``mine`` (all when empty) to ``batch`` as far as it has
+        room, and carry the rest; skip partitions not held (or not yet sought) and records
+        below their stored positions."""
         for ktp, messages in fetched.items():
             tp = TopicPartition(ktp.topic, ktp.partition)
-            if tp not in self.positions:
+            if tp not in self.positions or tp in self.unpositioned:
                 continue
             floor = self.positions[tp]
             if floor is not None and messages and messages[0].offset < floor:
                 messages = [m for m in messages if m.offset >= floor]
-            batch.extend(tp, messages)
+            self._carried.route(batch, tp, messages, mine)
 
     # -- apply with retries --------------------------------------------------------
 
@@ -622,6 +667,7 @@ class PipelineRunner:
         for tp in list(self.positions):
             self.unpositioned.add(tp)
         self.positions.clear()
+        self._carried.clear()
         if consumer is not None and consumer.assignment():
             consumer.pause(*consumer.assignment())
 

@@ -1,0 +1,77 @@
+"""Records fetched for a busy lane are carried into its next batch, in offset order."""
+
+from __future__ import annotations
+
+from consumer.batching import Batch, BatchLimits
+from consumer.carry import Carry
+from consumer.coordinates import Record, RecordId, TopicPartition
+
+P0, P1, P2 = (TopicPartition("t", p) for p in range(3))
+
+
+def records(tp: TopicPartition, first: int, count: int) -> list[Record]:
+    return [
+        Record(RecordId(tp.topic, tp.partition, offset), b"k", b"v", (), 1)
+        for offset in range(first, first + count)
+    ]
+
+
+def batch(max_records: int = 100) -> Batch:
+    return Batch(BatchLimits(max_records, 10**9, 60))
+
+
+def offsets(b: Batch, tp: TopicPartition) -> list[int]:
+    return [r.offset for r in b.parts.get(tp, [])]
+
+
+def test_records_of_other_lanes_are_carried_into_their_next_batch() -> None:
+    carry, now = Carry(), batch()
+    carry.route(now, P0, records(P0, 0, 3), mine={P0})
+    carry.route(now, P1, records(P1, 10, 2), mine={P0})
+    assert offsets(now, P0) == [0, 1, 2] and P1 not in now.parts
+    later = batch()
+    carry.take_into(later, mine={P1})
+    assert offsets(later, P1) == [10, 11]
+    assert len(carry) == 0
+
+
+def test_what_a_batch_has_no_room_for_is_carried_not_lost() -> None:
+    carry, full = Carry(), batch(max_records=2)
+    carry.route(full, P0, records(P0, 0, 5), mine={P0})
+    assert offsets(full, P0) == [0, 1]
+    next_batch = batch(max_records=2)
+    carry.take_into(next_batch, mine={P0})
+    assert offsets(next_batch, P0) == [2, 3]
+    last = batch()
+    carry.take_into(last, mine=set())
+    assert offsets(last, P0) == [4]
+
+
+def test_a_fetch_never_overtakes_records_already_carried() -> None:
+    carry, small = Carry(), batch(max_records=2)
+    carry.route(small, P0, records(P0, 0, 3), mine={P0})  # offset 2 carried
+    carry.route(small, P0, records(P0, 3, 2), mine={P0})  # behind it, not into the batch
+    assert offsets(small, P0) == [0, 1]
+    following = batch()
+    carry.take_into(following, mine={P0})
+    assert offsets(following, P0) == [2, 3, 4]
+
+
+def test_taking_for_one_lane_leaves_the_others_carried() -> None:
+    carry = Carry()
+    carry.route(batch(), P1, records(P1, 0, 4), mine={P0})
+    carry.route(batch(), P2, records(P2, 0, 1), mine={P0})
+    assert carry.held_per_lane(3) == [0, 4, 1]
+    taken = batch()
+    carry.take_into(taken, mine={P2})
+    assert offsets(taken, P2) == [0] and carry.held_per_lane(3) == [0, 4, 0]
+
+
+def test_dropped_and_cleared_partitions_are_forgotten() -> None:
+    carry = Carry()
+    carry.route(batch(), P1, records(P1, 0, 2), mine={P0})
+    carry.route(batch(), P2, records(P2, 0, 2), mine={P0})
+    carry.drop(P1)
+    assert carry.held_per_lane(3) == [0, 0, 2]
+    carry.clear()
+    assert len(carry) == 0
