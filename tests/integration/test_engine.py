@@ -268,3 +268,51 @@ async def test_several_rows_refused_by_postgres_in_one_batch_are_found(
     )
     refused = {orjson.loads(r["record_value"])["id"] for r in dead}
     assert refused == {e["id"] for e in bad_metrics + bad_feedback}
+
+
+COMMIT_MODES = """
+CREATE TABLE test_commit_modes (tbl text, mode text);
+CREATE FUNCTION test_note_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO test_commit_modes VALUES (TG_TABLE_NAME, current_setting('synchronous_commit'));
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER test_commit_mode AFTER INSERT ON system_metrics
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_note_commit_mode();
+CREATE CONSTRAINT TRIGGER test_commit_mode AFTER INSERT ON dead_letters
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_note_commit_mode();
+"""
+"""Deferred triggers run at COMMIT: each row notes the ``synchronous_commit`` its
+transaction commits with."""
+
+NO_COMMIT_MODES = """
+DROP TRIGGER IF EXISTS test_commit_mode ON system_metrics;
+DROP TRIGGER IF EXISTS test_commit_mode ON dead_letters;
+DROP FUNCTION IF EXISTS test_note_commit_mode();
+DROP TABLE IF EXISTS test_commit_modes;
+"""
+
+
+async def test_only_a_batch_with_dead_letters_waits_for_the_wal_flush(
+    make_settings: Any, publish: Publish, clean_db: asyncpg.Pool
+) -> None:
+    """With asynchronous commits, a batch that publishes dead letters still commits only
+    once its WAL is flushed, so a PostgreSQL crash cannot make them be published again;
+    batches without dead letters do not wait."""
+    settings = make_settings(async_commit=True)
+    good = [ev.metric("svc", "cpu", float(i), at=ev.at(i)) for i in range(20)]
+    await clean_db.execute(NO_COMMIT_MODES + COMMIT_MODES)
+    try:
+        async with running_service(settings, [Stream.METRICS]):
+            await publish(settings.topics.metrics, [*good[:10], b"\x00 not json"])
+            await wait_drained(clean_db, settings, [Stream.METRICS])
+            with_dead = await clean_db.fetch("SELECT tbl, mode FROM test_commit_modes")
+            await clean_db.execute("TRUNCATE test_commit_modes")
+            await publish(settings.topics.metrics, good[10:])
+            await wait_drained(clean_db, settings, [Stream.METRICS])
+            without = await clean_db.fetch("SELECT tbl, mode FROM test_commit_modes")
+    finally:
+        await clean_db.execute(NO_COMMIT_MODES)
+    assert {r["mode"] for r in with_dead if r["tbl"] == "dead_letters"} == {"on"}
+    assert {(r["tbl"], r["mode"]) for r in without} == {("system_metrics", "off")}
+    assert len(without) == 10
