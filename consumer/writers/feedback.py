@@ -60,8 +60,11 @@ def to_row(item: Decoded) -> tuple[Any, ...]:
     )
 
 
-async def _merge(conn: asyncpg.Connection, items: Sequence[Decoded]) -> tuple[int, int, int]:
-    await stage(conn, "stage_insight_feedback", COLUMNS, [to_row(item) for item in items])
+async def _merge(
+    conn: asyncpg.Connection, items: Sequence[Decoded], savepoint: str
+) -> tuple[int, int, int]:
+    rows = [to_row(item) for item in items]
+    await stage(conn, "stage_insight_feedback", COLUMNS, rows, savepoint=savepoint)
     inserted, written = await conn.fetchrow(MERGE)
     return inserted, written - inserted, len(items) - written
 

@@ -3,29 +3,36 @@
 A merge that fails on a data or integrity error is retried on each half under a
 savepoint, down to single rows; the good rows are applied and only the bad ones are
 returned. k bad rows among n cost about k * log2(n) extra statements.
+
+The merge itself sets the savepoint it is given, in its first statement (``stage`` does,
+in the round trip that empties its staging table), so the usual batch pays no round
+trip for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 
 from consumer.errors import RowRejected, is_data_error, row_rejected
 
-SAVEPOINT = "SAVEPOINT isolate"
-RELEASE = "RELEASE SAVEPOINT isolate"
-ROLLBACK = "ROLLBACK TO SAVEPOINT isolate; RELEASE SAVEPOINT isolate"
+SAVEPOINT = "isolate"
+RELEASE = f"RELEASE SAVEPOINT {SAVEPOINT}"
+ROLLBACK = f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
 
 Row = TypeVar("Row")
 Result = TypeVar("Result")
+Merge: TypeAlias = Callable[[asyncpg.Connection, Sequence[Row], str], Awaitable[Result]]
+"""Writes rows; its first statement sets the savepoint named by its last argument, and
+nothing before that statement may fail on the rows' data."""
 
 
 async def write_isolating(
     conn: asyncpg.Connection,
     rows: Sequence[Row],
-    write: Callable[[asyncpg.Connection, Sequence[Row]], Awaitable[Result]],
+    write: Merge[Row, Result],
 ) -> tuple[list[Result], list[tuple[Row, RowRejected]]]:
     """Apply ``write`` to all rows it accepts; return its results and the refused rows."""
     return await _isolating(conn, rows, write, nested=False)
@@ -34,7 +41,7 @@ async def write_isolating(
 async def _isolating(
     conn: asyncpg.Connection,
     rows: Sequence[Row],
-    write: Callable[[asyncpg.Connection, Sequence[Row]], Awaitable[Result]],
+    write: Merge[Row, Result],
     *,
     nested: bool,
 ) -> tuple[list[Result], list[tuple[Row, RowRejected]]]:
@@ -45,8 +52,7 @@ async def _isolating(
     if not rows:
         return [], []
     try:
-        await conn.execute(SAVEPOINT)
-        result = await write(conn, rows)
+        result = await write(conn, rows, SAVEPOINT)
         if nested:
             await conn.execute(RELEASE)
         return [result], []

@@ -198,8 +198,9 @@ async def load_jobs(conn: asyncpg.Connection, job_ids: Sequence[UUID]) -> dict[U
     return {row["job_id"]: JobRow(**dict(row)) for row in rows}
 
 
-async def _merge(conn: asyncpg.Connection, folds: Sequence[JobFold]) -> int:
-    await stage(conn, "stage_backfill_jobs", COLUMNS, [f.row.as_tuple() for f in folds if f.row])
+async def _merge(conn: asyncpg.Connection, folds: Sequence[JobFold], savepoint: str) -> int:
+    rows = [f.row.as_tuple() for f in folds if f.row]
+    await stage(conn, "stage_backfill_jobs", COLUMNS, rows, savepoint=savepoint)
     status: str = await conn.execute(MERGE)
     return int(status.rsplit(" ", 1)[-1])
 

@@ -124,8 +124,11 @@ def to_row(item: Decoded) -> tuple[Any, ...]:
     )
 
 
-async def _merge(conn: asyncpg.Connection, items: Sequence[Decoded]) -> tuple[int, int]:
-    await stage(conn, "stage_system_metrics", COLUMNS, [to_row(item) for item in items])
+async def _merge(
+    conn: asyncpg.Connection, items: Sequence[Decoded], savepoint: str
+) -> tuple[int, int]:
+    rows = [to_row(item) for item in items]
+    await stage(conn, "stage_system_metrics", COLUMNS, rows, savepoint=savepoint)
     inserted: int = await conn.fetchval(MERGE)
     return inserted, len(items)
 

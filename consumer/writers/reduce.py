@@ -7,7 +7,7 @@ poison record never makes a good record of the same key look superseded.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -15,7 +15,7 @@ import asyncpg
 
 from consumer.errors import RowRejected
 from consumer.outcomes import Decoded
-from consumer.writers.isolate import write_isolating
+from consumer.writers.isolate import Merge, write_isolating
 
 Result = TypeVar("Result")
 KeyOf = Callable[[Decoded], Hashable]
@@ -53,7 +53,7 @@ async def write_winners(
     items: Sequence[Decoded],
     key: KeyOf,
     precedence: PrecedenceOf | None,
-    merge: Callable[[asyncpg.Connection, Sequence[Decoded]], Awaitable[Result]],
+    merge: Merge[Decoded, Result],
 ) -> Reduced[Result]:
     """Reduce, merge the winners, and give refused keys their next-best event."""
     outcome: Reduced[Result] = Reduced()
