@@ -57,7 +57,7 @@ bench: migrate
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy consumer schemas
+	$(BIN)/mypy consumer schemas tests
 
 format: venv
 	$(BIN)/ruff format .

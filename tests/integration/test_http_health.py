@@ -60,6 +60,7 @@ async def test_metrics_match_what_was_applied_and_dead_lettered(
             return text if status == 200 and inserted == [300.0] and dead == [7.0] else None
 
         text = await wait_until(scraped, within=60, what="counters for 300 applied, 7 dead")
+        assert text is not None
         assert samples(text, "utxoiq_dead_letters_total", stage="decode") == [4.0]
         assert samples(text, "utxoiq_dead_letters_total", stage="validate") == [3.0]
         assert await clean_db.fetchval("SELECT count(*) FROM system_metrics") == 300

@@ -57,7 +57,8 @@ async def test_consumes_over_scram(
         await publish(settings.topics.jobs, jobs)
 
         async def applied() -> bool:
-            return await clean_db.fetchval("SELECT count(*) FROM backfill_jobs") == 20
+            count: int = await clean_db.fetchval("SELECT count(*) FROM backfill_jobs")
+            return count == 20
 
         await wait_until(applied, within=30, what="20 jobs applied over SASL")
 

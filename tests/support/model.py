@@ -135,9 +135,9 @@ async def assert_tables_match(db: asyncpg.Pool, model: Model) -> None:
             f" value_min, value_max FROM {table}"
         )
         got_rollups = {(r[0], r[1], r[2], r[3]): (r[4], r[5], r[6], r[7]) for r in rows}
-        want = model.rollups(unit)
-        assert set(got_rollups) == set(want), f"{table} buckets differ"
-        for key, (count, total, low, high) in want.items():
-            g = got_rollups[key]
-            assert (g[0], g[2], g[3]) == (count, low, high), (table, key)
-            assert abs(g[1] - total) <= 1e-6 * max(1.0, abs(total)), (table, key)
+        wanted = model.rollups(unit)
+        assert set(got_rollups) == set(wanted), f"{table} buckets differ"
+        for bucket, (count, total, low, high) in wanted.items():
+            g = got_rollups[bucket]
+            assert (g[0], g[2], g[3]) == (count, low, high), (table, bucket)
+            assert abs(g[1] - total) <= 1e-6 * max(1.0, abs(total)), (table, bucket)

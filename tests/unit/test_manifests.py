@@ -36,7 +36,7 @@ def settings_variables() -> set[str]:
 
 @cache
 def documents() -> list[dict[str, Any]]:
-    found = []
+    found: list[dict[str, Any]] = []
     for path in sorted(K8S.glob("*.yaml")):
         if path.name == "kustomization.yaml":
             continue

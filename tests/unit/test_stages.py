@@ -187,7 +187,7 @@ def test_decode_stage_splits_good_records_from_dead_letters() -> None:
         record(ev.feedback("i", "u", 3), 2),
     ]
     good, dead = decode_records(records, CONTRACTS[Stream.METRICS].adapter, 10_000)
-    assert [g.record.id.offset for g in good] == [0]
+    assert [g.record.offset for g in good] == [0]
     assert [(d.record.id.offset, d.stage) for d in dead] == [(1, "decode"), (2, "validate")]
 
 
