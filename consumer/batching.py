@@ -39,9 +39,14 @@ class Batch:
     produced_ms: int | None = None
 
     def extend(
-        self, tp: TopicPartition, records: list[KafkaMessage], now: float | None = None
+        self,
+        tp: TopicPartition,
+        records: list[KafkaMessage],
+        now: float | None = None,
+        size: int | None = None,
     ) -> None:
-        """Append one partition's records, which follow any it already holds."""
+        """Append one partition's records, which follow any it already holds (``size``:
+        their payload bytes, when already counted)."""
         if not records:
             return
         if self.started_at is None:
@@ -51,7 +56,7 @@ class Batch:
             self.produced_ms = stamp
         self.parts.setdefault(tp, []).extend(records)
         self.count += len(records)
-        self.size_bytes += payload_bytes(records)
+        self.size_bytes += payload_bytes(records) if size is None else size
 
     def __len__(self) -> int:
         return self.count
@@ -68,9 +73,11 @@ class Batch:
         """Flush on size, bytes or age, whichever comes first."""
         if not self.count:
             return False
-        if self.count >= self.limits.max_records or self.size_bytes >= self.limits.max_bytes:
-            return True
-        return self.age(now, wall) >= self.limits.max_age_s
+        return self.at_limit() or self.age(now, wall) >= self.limits.max_age_s
+
+    def at_limit(self) -> bool:
+        """Holds as many records, or as many bytes, as a batch may."""
+        return self.count >= self.limits.max_records or self.size_bytes >= self.limits.max_bytes
 
     def age(self, now: float | None = None, wall: float | None = None) -> float:
         """Seconds since the batch started (``now``: monotonic) or since its oldest record

@@ -403,7 +403,10 @@ class PipelineRunner:
         batch = Batch(self.limits)
         mine = {TopicPartition(k.topic, k.partition) for k in partitions}
         self._carried.take_into(batch, mine)
+        if batch.at_limit():
+            return batch
         idle_s = IDLE_POLL_MS / 1000 if not partitions else self.limits.max_age_s
+        started = time.monotonic()
         first = True
         while True:
             wait_s = self.limits.max_age_s - batch.age() if batch else idle_s
@@ -414,6 +417,8 @@ class PipelineRunner:
             self._add_fetched(batch, fetched, mine)
             if stop.is_set() or self.unpositioned or not (batch or fetched):
                 return batch
+            if not batch and time.monotonic() - started >= idle_s:
+                return batch  # only other lanes' records came: their turn
             if batch.is_full():
                 small = len(batch) < self.limits.max_records // SMALL_BATCH_FRACTION
                 if first and small and batch.size_bytes < self.limits.max_bytes:
@@ -429,17 +434,21 @@ class PipelineRunner:
         self, partitions: list[KafkaTopicPartition], batch: Batch
     ) -> tuple[list[KafkaTopicPartition], int]:
         """What to take from the client for a batch from ``partitions`` (all when empty):
-        those, and the partitions of other lanes that carry less than a batch; and how
-        many records at most."""
+        those, and the partitions of other lanes that carry less than a batch (in records
+        and in bytes); and how many records at most: the batch's room, plus the least
+        room among those lanes, so that whichever lane the client's records go to, none
+        carries more than two batches' worth of records."""
         budget = max(batch.room, 1)
         if not partitions:
             return [], budget
         fetching = list(partitions)
-        carried = self._carried.held_per_lane(self.lanes)
+        held = self._carried.held_per_lane(self.lanes)
         lane = partitions[0].partition % self.lanes
+        rooms = []
         for other in range(self.lanes):
-            room = self.limits.max_records - carried[other]
-            if other == lane or room <= 0:
+            records, size = held[other]
+            limits = self.limits
+            if other == lane or records >= limits.max_records or size >= limits.max_bytes:
                 continue
             positioned = [
                 KafkaTopicPartition(tp.topic, tp.partition)
@@ -448,8 +457,8 @@ class PipelineRunner:
             ]
             if positioned:
                 fetching += positioned
-                budget += room
-        return fetching, budget
+                rooms.append(limits.max_records - records)
+        return fetching, budget + min(rooms, default=0)
 
     def _add_fetched(
         self,

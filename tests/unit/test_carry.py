@@ -9,15 +9,16 @@ from consumer.coordinates import Record, RecordId, TopicPartition
 P0, P1, P2 = (TopicPartition("t", p) for p in range(3))
 
 
-def records(tp: TopicPartition, first: int, count: int) -> list[Record]:
+def records(tp: TopicPartition, first: int, count: int, size: int = 1) -> list[Record]:
+    """``count`` records of ``size`` payload bytes (a one-byte key and the value)."""
     return [
-        Record(RecordId(tp.topic, tp.partition, offset), b"k", b"v", (), 1)
+        Record(RecordId(tp.topic, tp.partition, offset), b"k", b"v" * (size - 1), (), 1)
         for offset in range(first, first + count)
     ]
 
 
-def batch(max_records: int = 100) -> Batch:
-    return Batch(BatchLimits(max_records, 10**9, 60))
+def batch(max_records: int = 100, max_bytes: int = 10**9) -> Batch:
+    return Batch(BatchLimits(max_records, max_bytes, 60))
 
 
 def offsets(b: Batch, tp: TopicPartition) -> list[int]:
@@ -61,10 +62,10 @@ def test_taking_for_one_lane_leaves_the_others_carried() -> None:
     carry = Carry()
     carry.route(batch(), P1, records(P1, 0, 4), mine={P0})
     carry.route(batch(), P2, records(P2, 0, 1), mine={P0})
-    assert carry.held_per_lane(3) == [0, 4, 1]
+    assert carry.held_per_lane(3) == [(0, 0), (4, 4), (1, 1)]
     taken = batch()
     carry.take_into(taken, mine={P2})
-    assert offsets(taken, P2) == [0] and carry.held_per_lane(3) == [0, 4, 0]
+    assert offsets(taken, P2) == [0] and carry.held_per_lane(3) == [(0, 0), (4, 4), (0, 0)]
 
 
 def test_dropped_and_cleared_partitions_are_forgotten() -> None:
@@ -72,6 +73,26 @@ def test_dropped_and_cleared_partitions_are_forgotten() -> None:
     carry.route(batch(), P1, records(P1, 0, 2), mine={P0})
     carry.route(batch(), P2, records(P2, 0, 2), mine={P0})
     carry.drop(P1)
-    assert carry.held_per_lane(3) == [0, 0, 2]
+    assert carry.held_per_lane(3) == [(0, 0), (0, 0), (2, 2)]
     carry.clear()
     assert len(carry) == 0
+
+
+def test_a_batch_takes_records_only_up_to_its_byte_limit() -> None:
+    carry, first = Carry(), batch(max_bytes=250)
+    carry.route(first, P0, records(P0, 0, 5, size=100), mine={P0})
+    assert offsets(first, P0) == [0, 1] and first.size_bytes == 200
+    assert carry.held_per_lane(1) == [(3, 300)]
+    second = batch(max_bytes=250)
+    carry.take_into(second, mine={P0})
+    assert offsets(second, P0) == [2, 3] and carry.held_per_lane(1) == [(1, 100)]
+
+
+def test_a_record_larger_than_the_byte_limit_still_goes_alone_into_an_empty_batch() -> None:
+    carry, empty = Carry(), batch(max_bytes=50)
+    carry.route(empty, P0, records(P0, 0, 2, size=80), mine={P0})
+    assert offsets(empty, P0) == [0]
+    full = batch(max_bytes=50)
+    carry.route(full, P1, records(P1, 7, 1, size=10), mine=set())
+    carry.take_into(full, mine={P0})
+    assert offsets(full, P1) == [7] and P0 not in full.parts and len(carry) == 1
