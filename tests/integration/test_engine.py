@@ -136,6 +136,7 @@ def _poison(settings: Settings, job_id: str) -> list[tuple[str, bytes | dict[str
         (jobs, ev.job_progress(str(uuid.uuid4()), 3, 1), "apply", "UnknownJob"),
         (jobs, ev.job_progress(job_id, 10_000_000, 99), "apply", "BlockOutOfRange"),
         (fb, ev.feedback("i\x00nul", "u", 4), "apply", "RowRejected"),
+        (jobs, ev.job_created(str(uuid.uuid4()), job_type="a\x00nul"), "apply", "RowRejected"),
     ]
 
 
