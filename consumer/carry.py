@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 from itertools import accumulate
 
 from consumer.batching import Batch
-from consumer.coordinates import KafkaMessage, TopicPartition, payload_bytes
+from consumer.coordinates import KafkaMessage, TopicPartition, message_bytes, payload_bytes
 
 
 class Carry:
@@ -68,7 +68,7 @@ class Carry:
         size = payload_bytes(head)
         budget = batch.limits.max_bytes - batch.size_bytes
         if size > budget:  # rare: the batch reaches its byte limit within these records
-            fits = bisect_right(list(accumulate(map(_record_bytes, head))), budget)
+            fits = bisect_right(list(accumulate(map(message_bytes, head))), budget)
             head = head[: fits if fits or batch else 1]
             size = payload_bytes(head)
         batch.extend(tp, head, size=size)
@@ -95,7 +95,3 @@ class Carry:
     def clear(self) -> None:
         self._records.clear()
         self._bytes.clear()
-
-
-def _record_bytes(record: KafkaMessage) -> int:
-    return len(record.key or b"") + len(record.value or b"")

@@ -61,6 +61,11 @@ _VALUE = attrgetter("value")
 _KEY = attrgetter("key")
 
 
+def message_bytes(message: KafkaMessage) -> int:
+    """Key and value bytes of one message (``payload_bytes`` for many at once)."""
+    return len(message.key or b"") + len(message.value or b"")
+
+
 def payload_bytes(messages: Iterable[KafkaMessage]) -> int:
     """Key and value bytes of ``messages`` together (summed in C: 0.3 us less per record
     than a Python function called for each)."""

@@ -410,11 +410,8 @@ class PipelineRunner:
         first = True
         while True:
             wait_s = self.limits.max_age_s - batch.age() if batch else idle_s
-            fetching, budget = self._fetchable(partitions, batch)
-            fetched = await consumer.getmany(
-                *fetching, timeout_ms=max(int(wait_s * 1000), 0), max_records=budget
-            )
-            self._add_fetched(batch, fetched, mine)
+            timeout_ms = max(int(wait_s * 1000), 0)
+            fetched = await self._poll(consumer, partitions, mine, batch, timeout_ms)
             if stop.is_set() or self.unpositioned or not (batch or fetched):
                 return batch
             if not batch and time.monotonic() - started >= idle_s:
@@ -422,13 +419,27 @@ class PipelineRunner:
             if batch.is_full():
                 small = len(batch) < self.limits.max_records // SMALL_BATCH_FRACTION
                 if first and small and batch.size_bytes < self.limits.max_bytes:
-                    fetching, budget = self._fetchable(partitions, batch)
-                    fetched = await consumer.getmany(
-                        *fetching, timeout_ms=FRESH_FETCH_MS, max_records=budget
-                    )
-                    self._add_fetched(batch, fetched, mine)
+                    await self._poll(consumer, partitions, mine, batch, FRESH_FETCH_MS)
                 return batch
             first = False
+
+    async def _poll(
+        self,
+        consumer: AIOKafkaConsumer,
+        partitions: list[KafkaTopicPartition],
+        mine: set[TopicPartition],
+        batch: Batch,
+        timeout_ms: int,
+    ) -> Mapping[KafkaTopicPartition, list[Any]]:
+        """One poll for a batch from ``partitions`` (all when empty; ``mine``, the same as
+        keys): its records go into ``batch``, other lanes' are carried for them. What was
+        fetched."""
+        fetching, budget = self._fetchable(partitions, batch)
+        fetched: Mapping[KafkaTopicPartition, list[Any]] = await consumer.getmany(
+            *fetching, timeout_ms=timeout_ms, max_records=budget
+        )
+        self._add_fetched(batch, fetched, mine)
+        return fetched
 
     def _fetchable(
         self, partitions: list[KafkaTopicPartition], batch: Batch
@@ -444,17 +455,13 @@ class PipelineRunner:
         fetching = list(partitions)
         held = self._carried.held_per_lane(self.lanes)
         lane = partitions[0].partition % self.lanes
+        limits = self.limits
         rooms = []
         for other in range(self.lanes):
             records, size = held[other]
-            limits = self.limits
             if other == lane or records >= limits.max_records or size >= limits.max_bytes:
                 continue
-            positioned = [
-                KafkaTopicPartition(tp.topic, tp.partition)
-                for tp in self.positions
-                if tp.partition % self.lanes == other and tp not in self.unpositioned
-            ]
+            positioned = self._partitions_of(other)
             if positioned:
                 fetching += positioned
                 rooms.append(limits.max_records - records)

@@ -39,16 +39,15 @@ async def stage(
     columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
     *,
-    savepoint: str | None = None,
+    savepoint: str,
 ) -> None:
-    """Empty the staging table, then COPY ``rows`` into it (binary protocol); first set
-    ``savepoint`` when given, in the same round trip as the emptying.
+    """Set ``savepoint`` and empty the staging table in one round trip, then COPY
+    ``rows`` into it (binary protocol).
 
     The table is nearly always empty already (``ON COMMIT DELETE ROWS``, and a failed
     attempt's rows go with its savepoint); it holds rows only when a writer stages twice
     in one transaction. ``DELETE`` costs nothing on an empty table, where ``TRUNCATE``
     would give it a new file every batch (about a millisecond each).
     """
-    empty = f"DELETE FROM {table}"
-    await conn.execute(empty if savepoint is None else f"SAVEPOINT {savepoint}; {empty}")
+    await conn.execute(f"SAVEPOINT {savepoint}; DELETE FROM {table}")
     await conn.copy_records_to_table(table, records=rows, columns=list(columns))
