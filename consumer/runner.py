@@ -202,10 +202,10 @@ class PipelineRunner:
         return mine or None
 
     async def _next_lane(self, last: int, stop: asyncio.Event) -> int:
-        """The lane to gather for next: with one lane, that lane (its next batch is
-        gathered and decoded while it writes); with several, the first free lane after
-        ``last`` that has partitions, waiting for one to finish when none is free, so a
-        batch is gathered when its lane can take it and no decoded batch waits."""
+        """The lane to gather for next: with one lane, that lane; with several, the first
+        free lane after ``last`` that has partitions, or when none is free the one that
+        has been writing longest. Either way the next batch is gathered and decoded while
+        the database writes, and waits only for its own lane."""
         if self.lanes == 1:
             return 0
         order = [(last + step) % self.lanes for step in range(1, self.lanes + 1)]
@@ -214,17 +214,9 @@ class PipelineRunner:
             return (last + 1) % self.lanes
         await self._wait_for_lanes([lane for lane, t in self._writing.items() if t.done()], stop)
         free = [lane for lane in order if lane not in self._writing]
-        if not free:
-            await self._wait_for_any_lane(stop)
-            free = [lane for lane in order if lane not in self._writing] or order
-        return free[0]
-
-    async def _wait_for_any_lane(self, stop: asyncio.Event) -> None:
-        """Wait until one lane has finished its batch, and reap it."""
-        await self._await_tasks(list(self._writing.values()), any_of=True)
-        await self._wait_for_lanes(
-            [lane for lane, task in self._writing.items() if task.done()], stop
-        )
+        if free:
+            return free[0]
+        return next(lane for lane in self._writing if lane in order)  # started first
 
     async def _wait_for_lanes(self, lanes: list[int], stop: asyncio.Event) -> None:
         """Wait until the given lanes have finished their batches, and reap them."""
@@ -235,18 +227,16 @@ class PipelineRunner:
                 del self._writing[lane]
                 task.result()
 
-    async def _await_tasks(self, tasks: list[asyncio.Task[None]], any_of: bool = False) -> None:
-        """Wait for all (or any) of ``tasks``; once that takes longer than
-        ``LANE_PATIENCE_S``, poll Kafka with every partition paused meanwhile."""
+    async def _await_tasks(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Wait for ``tasks``; once that takes longer than ``LANE_PATIENCE_S``, poll Kafka
+        with every partition paused meanwhile."""
         if not tasks:
             return
 
         def waiting() -> bool:
-            finished = [task.done() for task in tasks]
-            return not (any(finished) if any_of else all(finished))
+            return not all(task.done() for task in tasks)
 
-        when = asyncio.FIRST_COMPLETED if any_of else asyncio.ALL_COMPLETED
-        await asyncio.wait(tasks, timeout=LANE_PATIENCE_S, return_when=when)
+        await asyncio.wait(tasks, timeout=LANE_PATIENCE_S)
         if waiting():
             await self._poll_paused_while(waiting)
             self._resume_positioned()
