@@ -44,6 +44,7 @@ from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import DecodedBatch, decode_batch, decode_batch_yielding
 from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
+from consumer.lanes import choose_lane
 from consumer.offset_mirror import OffsetMirror
 from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
@@ -117,6 +118,7 @@ class PipelineRunner:
         self.loop_heartbeat = time.monotonic()
         self._writing: dict[int, asyncio.Task[None]] = {}
         self._carried = Carry()
+        self._dry_lanes: set[int] = set()  # lanes whose last gather found no records
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -167,8 +169,10 @@ class PipelineRunner:
                     continue
                 batch = await self._gather(consumer, stop, partitions)
                 if not batch:
+                    self._dry_lanes.add(lane)
                     await self._audit_positions()
                     continue
+                self._dry_lanes.discard(lane)
                 work = await decode_batch_yielding(
                     batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes
                 )
@@ -202,10 +206,8 @@ class PipelineRunner:
         return mine or None
 
     async def _next_lane(self, last: int, stop: asyncio.Event) -> int:
-        """The lane to gather for next: with one lane, that lane; with several, the first
-        free lane after ``last`` that has partitions, or when none is free the one that
-        has been writing longest. Either way the next batch is gathered and decoded while
-        the database writes, and waits only for its own lane."""
+        """The lane to gather for next (``choose_lane``), after ``last`` in turn among
+        the lanes with partitions; with one lane, that lane."""
         if self.lanes == 1:
             return 0
         order = [(last + step) % self.lanes for step in range(1, self.lanes + 1)]
@@ -213,10 +215,8 @@ class PipelineRunner:
         if not order:
             return (last + 1) % self.lanes
         await self._wait_for_lanes([lane for lane, t in self._writing.items() if t.done()], stop)
-        free = [lane for lane in order if lane not in self._writing]
-        if free:
-            return free[0]
-        return next(lane for lane in self._writing if lane in order)  # started first
+        carried = [records for records, _ in self._carried.held_per_lane(self.lanes)]
+        return choose_lane(order, list(self._writing), carried, self._dry_lanes)
 
     async def _wait_for_lanes(self, lanes: list[int], stop: asyncio.Event) -> None:
         """Wait until the given lanes have finished their batches, and reap them."""
@@ -388,8 +388,9 @@ class PipelineRunner:
     ) -> Batch:
         """A batch from ``partitions`` (all when empty): first what was carried for them,
         then fetched records. With one lane, an idle loop waits ``IDLE_POLL_MS`` for
-        records; with several, only a batch age, so that the next lane's records are not
-        kept waiting. Records fetched for other lanes are carried for them."""
+        records; with several, a batch age at most, and no longer once records came for
+        other lanes only, so that those are not kept waiting. Records fetched for other
+        lanes are carried for them."""
         batch = Batch(self.limits)
         mine = {TopicPartition(k.topic, k.partition) for k in partitions}
         self._carried.take_into(batch, mine)
@@ -404,7 +405,7 @@ class PipelineRunner:
             fetched = await self._poll(consumer, partitions, mine, batch, timeout_ms)
             if stop.is_set() or self.unpositioned or not (batch or fetched):
                 return batch
-            if not batch and time.monotonic() - started >= idle_s:
+            if not batch and (self._carried or time.monotonic() - started >= idle_s):
                 return batch  # only other lanes' records came: their turn
             if batch.is_full():
                 small = len(batch) < self.limits.max_records // SMALL_BATCH_FRACTION
