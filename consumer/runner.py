@@ -5,7 +5,9 @@ position: ``transaction.apply_batch``) -> commit to Kafka (for lag tools only).
 
 Write lanes. A member's partitions are spread over ``UTXOIQ_WRITE_LANES`` lanes by
 partition number. The loop gathers a batch for a free lane, decodes it, and hands it
-over; when every lane is busy it waits for the first to finish. A gather also takes
+over; when every lane is busy it waits for the first to finish. A lane whose last gather
+came back empty is polled again only when no other lane has records waiting, or once a
+batch age has passed without a lane finishing. A gather also takes
 what the client has fetched for the busy lanes' partitions and carries it, in offset
 order, into their next batches: left in the client's buffer, those records would keep
 it from fetching their partitions again, and what the broker received meanwhile would
@@ -56,6 +58,8 @@ from consumer.topics_admin import start_or_close
 from consumer.transaction import apply_batch, wait_for_flush
 
 log = logging.getLogger("utxoiq.consumer")
+
+FIRST = asyncio.FIRST_COMPLETED
 
 IDLE_POLL_MS = 500
 FETCH_MAX_WAIT_MS = 50
@@ -206,17 +210,42 @@ class PipelineRunner:
         return mine or None
 
     async def _next_lane(self, last: int, stop: asyncio.Event) -> int:
-        """The lane to gather for next (``choose_lane``), after ``last`` in turn among
-        the lanes with partitions; with one lane, that lane."""
+        """The lane to gather for next: with one lane, that lane (its next batch is
+        gathered and decoded while it writes); with several, ``choose_lane``'s among the
+        lanes with partitions, in turn after ``last``. When it says to wait, the loop
+        waits for a lane to finish its batch, but with a dry lane free only for a batch
+        age, then polls that lane: so no decoded batch waits for its lane, and a lane
+        held up by a slow write or by retries never holds up the others."""
         if self.lanes == 1:
             return 0
-        order = [(last + step) % self.lanes for step in range(1, self.lanes + 1)]
-        order = [lane for lane in order if self._partitions_of(lane) is not None]
-        if not order:
-            return (last + 1) % self.lanes
-        await self._wait_for_lanes([lane for lane, t in self._writing.items() if t.done()], stop)
-        carried = [records for records, _ in self._carried.held_per_lane(self.lanes)]
-        return choose_lane(order, list(self._writing), carried, self._dry_lanes)
+        waited = False
+        while True:
+            order = [(last + step) % self.lanes for step in range(1, self.lanes + 1)]
+            order = [lane for lane in order if self._partitions_of(lane) is not None]
+            if not order:
+                return (last + 1) % self.lanes
+            done = [lane for lane, task in self._writing.items() if task.done()]
+            await self._wait_for_lanes(done, stop)
+            carried = [records for records, _ in self._carried.held_per_lane(self.lanes)]
+            chosen = choose_lane(order, self._writing, carried, self._dry_lanes)
+            free = [candidate for candidate in order if candidate not in self._writing]
+            if chosen is not None:
+                return chosen
+            if stop.is_set() or (free and waited):
+                return free[0] if free else order[0]
+            if free:  # only dry lanes are free, and a writing lane has records carried
+                writing = list(self._writing.values())
+                await asyncio.wait(writing, timeout=self.limits.max_age_s, return_when=FIRST)
+                waited = True
+            else:
+                await self._wait_for_any_lane(stop)
+
+    async def _wait_for_any_lane(self, stop: asyncio.Event) -> None:
+        """Wait until one lane has finished its batch, and reap it."""
+        await self._await_tasks(list(self._writing.values()), any_of=True)
+        await self._wait_for_lanes(
+            [lane for lane, task in self._writing.items() if task.done()], stop
+        )
 
     async def _wait_for_lanes(self, lanes: list[int], stop: asyncio.Event) -> None:
         """Wait until the given lanes have finished their batches, and reap them."""
@@ -227,16 +256,18 @@ class PipelineRunner:
                 del self._writing[lane]
                 task.result()
 
-    async def _await_tasks(self, tasks: list[asyncio.Task[None]]) -> None:
-        """Wait for ``tasks``; once that takes longer than ``LANE_PATIENCE_S``, poll Kafka
-        with every partition paused meanwhile."""
+    async def _await_tasks(self, tasks: list[asyncio.Task[None]], any_of: bool = False) -> None:
+        """Wait for all (or any) of ``tasks``; once that takes longer than
+        ``LANE_PATIENCE_S``, poll Kafka with every partition paused meanwhile."""
         if not tasks:
             return
 
         def waiting() -> bool:
-            return not all(task.done() for task in tasks)
+            finished = [task.done() for task in tasks]
+            return not (any(finished) if any_of else all(finished))
 
-        await asyncio.wait(tasks, timeout=LANE_PATIENCE_S)
+        when = FIRST if any_of else asyncio.ALL_COMPLETED
+        await asyncio.wait(tasks, timeout=LANE_PATIENCE_S, return_when=when)
         if waiting():
             await self._poll_paused_while(waiting)
             self._resume_positioned()
