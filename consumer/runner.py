@@ -59,8 +59,6 @@ from consumer.transaction import apply_batch, wait_for_flush
 
 log = logging.getLogger("utxoiq.consumer")
 
-FIRST = asyncio.FIRST_COMPLETED
-
 IDLE_POLL_MS = 500
 FETCH_MAX_WAIT_MS = 50
 """How long the broker may hold a fetch for more data. aiokafka keeps one fetch in
@@ -234,8 +232,11 @@ class PipelineRunner:
             if stop.is_set() or (free and waited):
                 return free[0] if free else order[0]
             if free:  # only dry lanes are free, and a writing lane has records carried
-                writing = list(self._writing.values())
-                await asyncio.wait(writing, timeout=self.limits.max_age_s, return_when=FIRST)
+                await asyncio.wait(
+                    list(self._writing.values()),
+                    timeout=self.limits.max_age_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
                 waited = True
             else:
                 await self._wait_for_any_lane(stop)
@@ -266,7 +267,7 @@ class PipelineRunner:
             finished = [task.done() for task in tasks]
             return not (any(finished) if any_of else all(finished))
 
-        when = FIRST if any_of else asyncio.ALL_COMPLETED
+        when = asyncio.FIRST_COMPLETED if any_of else asyncio.ALL_COMPLETED
         await asyncio.wait(tasks, timeout=LANE_PATIENCE_S, return_when=when)
         if waiting():
             await self._poll_paused_while(waiting)
