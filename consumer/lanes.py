@@ -11,17 +11,17 @@ def choose_lane(
     carried: Sequence[int],
     dry: Collection[int],
 ) -> int | None:
-    """The free lane to gather for next, or None to wait for a writing lane to finish.
+    """The free lane to gather for next, or None when every lane is writing.
 
     ``order``: the lanes with partitions, in turn; ``writing``: the lanes writing a
     batch; ``carried``: records carried per lane; ``dry``: lanes whose last gather came
     back empty.
 
-    First a free lane with records carried for it, then a free lane that is not dry.
-    A dry lane is polled again only when no writing lane has records carried either:
-    while one has, waiting for a lane to finish serves those records sooner than a poll
-    that would likely find nothing. A batch is only ever gathered for a free lane, so it
-    never waits for its lane's previous write.
+    First a free lane with records carried for it, then a free lane that is not dry, then
+    a dry one: a lane whose partitions have run dry is polled only when no other free
+    lane has records to take or is likely to find some. A batch is only ever gathered for
+    a free lane, so it never waits for its lane's previous write, and a lane held up by
+    a slow write or by retries holds up no other.
     """
     free = [lane for lane in order if lane not in writing]
     for lane in free:
@@ -30,6 +30,4 @@ def choose_lane(
     for lane in free:
         if lane not in dry:
             return lane
-    if any(carried[lane] for lane in order if lane in writing):
-        return None
     return free[0] if free else None

@@ -5,9 +5,10 @@ position: ``transaction.apply_batch``) -> commit to Kafka (for lag tools only).
 
 Write lanes. A member's partitions are spread over ``UTXOIQ_WRITE_LANES`` lanes by
 partition number. The loop gathers a batch for a free lane, decodes it, and hands it
-over; when every lane is busy it waits for the first to finish. A lane whose last gather
-came back empty is polled again only when no other lane has records waiting, or once a
-batch age has passed without a lane finishing. A gather also takes
+over; when every lane is busy it waits for the first to finish. Free lanes with records
+already fetched for them come first, and a lane whose last gather came back empty comes
+last; a gather that has found nothing of its own gives way as soon as another lane is
+free with records waiting, so quiet partitions do not delay busy ones. A gather also takes
 what the client has fetched for the busy lanes' partitions and carries it, in offset
 order, into their next batches: left in the client's buffer, those records would keep
 it from fetching their partitions again, and what the broker received meanwhile would
@@ -209,14 +210,12 @@ class PipelineRunner:
 
     async def _next_lane(self, last: int, stop: asyncio.Event) -> int:
         """The lane to gather for next: with one lane, that lane (its next batch is
-        gathered and decoded while it writes); with several, ``choose_lane``'s among the
-        lanes with partitions, in turn after ``last``. When it says to wait, the loop
-        waits for a lane to finish its batch, but with a dry lane free only for a batch
-        age, then polls that lane: so no decoded batch waits for its lane, and a lane
-        held up by a slow write or by retries never holds up the others."""
+        gathered and decoded while it writes); with several, ``choose_lane``'s free lane
+        among those with partitions, in turn after ``last``, waiting for one to finish
+        when none is free, so a batch is gathered when its lane can take it and no
+        decoded batch waits."""
         if self.lanes == 1:
             return 0
-        waited = False
         while True:
             order = [(last + step) % self.lanes for step in range(1, self.lanes + 1)]
             order = [lane for lane in order if self._partitions_of(lane) is not None]
@@ -226,20 +225,11 @@ class PipelineRunner:
             await self._wait_for_lanes(done, stop)
             carried = [records for records, _ in self._carried.held_per_lane(self.lanes)]
             chosen = choose_lane(order, self._writing, carried, self._dry_lanes)
-            free = [candidate for candidate in order if candidate not in self._writing]
             if chosen is not None:
                 return chosen
-            if stop.is_set() or (free and waited):
-                return free[0] if free else order[0]
-            if free:  # only dry lanes are free, and a writing lane has records carried
-                await asyncio.wait(
-                    list(self._writing.values()),
-                    timeout=self.limits.max_age_s,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                waited = True
-            else:
-                await self._wait_for_any_lane(stop)
+            if stop.is_set():
+                return order[0]
+            await self._wait_for_any_lane(stop)
 
     async def _wait_for_any_lane(self, stop: asyncio.Event) -> None:
         """Wait until one lane has finished its batch, and reap it."""
@@ -420,9 +410,9 @@ class PipelineRunner:
     ) -> Batch:
         """A batch from ``partitions`` (all when empty): first what was carried for them,
         then fetched records. With one lane, an idle loop waits ``IDLE_POLL_MS`` for
-        records; with several, a batch age at most, and no longer once records came for
-        other lanes only, so that those are not kept waiting. Records fetched for other
-        lanes are carried for them."""
+        records; with several, a batch age at most, and while it has nothing of its own
+        no longer than until another lane is free with records carried for it. Records
+        fetched for other lanes are carried for them."""
         batch = Batch(self.limits)
         mine = {TopicPartition(k.topic, k.partition) for k in partitions}
         self._carried.take_into(batch, mine)
@@ -437,7 +427,9 @@ class PipelineRunner:
             fetched = await self._poll(consumer, partitions, mine, batch, timeout_ms)
             if stop.is_set() or self.unpositioned or not (batch or fetched):
                 return batch
-            if not batch and (self._carried or time.monotonic() - started >= idle_s):
+            if not batch and (
+                time.monotonic() - started >= idle_s or self._another_lane_ready(partitions)
+            ):
                 return batch  # only other lanes' records came: their turn
             if batch.is_full():
                 small = len(batch) < self.limits.max_records // SMALL_BATCH_FRACTION
@@ -445,6 +437,18 @@ class PipelineRunner:
                     await self._poll(consumer, partitions, mine, batch, FRESH_FETCH_MS)
                 return batch
             first = False
+
+    def _another_lane_ready(self, partitions: list[KafkaTopicPartition]) -> bool:
+        """Whether a lane other than that of ``partitions`` (one lane's; with none, all
+        of them) is free, or has just finished, and has records carried for it."""
+        if not partitions:
+            return False
+        lane = partitions[0].partition % self.lanes
+        for other, (records, _) in enumerate(self._carried.held_per_lane(self.lanes)):
+            task = self._writing.get(other)
+            if other != lane and records and (task is None or task.done()):
+                return True
+        return False
 
     async def _poll(
         self,

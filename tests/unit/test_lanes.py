@@ -19,12 +19,8 @@ def test_a_dry_lane_comes_after_one_that_found_records_last_time() -> None:
     assert choose_lane([0, 1, 2], writing=set(), carried=NOTHING, dry={0}) == 1
 
 
-def test_a_dry_lane_waits_while_a_writing_lane_has_records_carried() -> None:
-    assert choose_lane([0, 1, 2], writing={1, 2}, carried=[0, 0, 5], dry={0}) is None
-
-
-def test_a_dry_lane_is_polled_when_no_lane_has_records() -> None:
-    assert choose_lane([0, 1, 2], writing={1, 2}, carried=NOTHING, dry={0}) == 0
+def test_a_dry_lane_is_polled_when_it_is_the_only_free_one() -> None:
+    assert choose_lane([0, 1, 2], writing={1, 2}, carried=[0, 0, 5], dry={0}) == 0
 
 
 def test_no_batch_is_gathered_for_a_lane_still_writing() -> None:
