@@ -7,8 +7,9 @@ Write lanes. A member's partitions are spread over ``UTXOIQ_WRITE_LANES`` lanes 
 partition number. The loop gathers a batch for a free lane, decodes it, and hands it
 over; when every lane is busy it waits for the first to finish. Free lanes with records
 already fetched for them come first, and a lane whose last gather came back empty comes
-last; a gather that has found nothing of its own gives way as soon as another lane is
-free with records waiting, so quiet partitions do not delay busy ones. A gather also takes
+last; a gather that has found nothing of its own polls in short slices while other lanes
+have records waiting, and gives way as soon as one of them is free, so quiet partitions
+do not delay busy ones. A gather also takes
 what the client has fetched for the busy lanes' partitions and carries it, in offset
 order, into their next batches: left in the client's buffer, those records would keep
 it from fetching their partitions again, and what the broker received meanwhile would
@@ -73,6 +74,9 @@ they are taken. One short poll more (``FRESH_FETCH_MS`` at most) takes what the 
 received meanwhile, which would otherwise wait for the lane's next batch. Only for a
 batch under a quarter of ``UTXOIQ_BATCH_MAX_RECORDS``: in a drain, where the loop bounds
 the rate, the poll's wait cost more than the fuller batches gained."""
+GIVE_WAY_POLL_MS = 2
+"""A gather with nothing of its own polls in slices this long while records are carried
+for other lanes, so it gives way within about this long once one of them is free."""
 LANE_PATIENCE_S = 1.0
 """How long the loop waits for a lane before pausing every partition to poll while it
 waits (a healthy batch is written well within this)."""
@@ -167,6 +171,8 @@ class PipelineRunner:
                     await self._seek_to_stored_positions(stop)
                     continue
                 lane = await self._next_lane(lane, stop)
+                if stop.is_set():
+                    break
                 partitions = self._partitions_of(lane)
                 if partitions is None:
                     continue
@@ -411,8 +417,9 @@ class PipelineRunner:
         """A batch from ``partitions`` (all when empty): first what was carried for them,
         then fetched records. With one lane, an idle loop waits ``IDLE_POLL_MS`` for
         records; with several, a batch age at most, and while it has nothing of its own
-        no longer than until another lane is free with records carried for it. Records
-        fetched for other lanes are carried for them."""
+        and records are carried for other lanes, in polls of ``GIVE_WAY_POLL_MS``, giving
+        way as soon as one of those lanes is free. Records fetched for other lanes are
+        carried for them."""
         batch = Batch(self.limits)
         mine = {TopicPartition(k.topic, k.partition) for k in partitions}
         self._carried.take_into(batch, mine)
@@ -423,14 +430,17 @@ class PipelineRunner:
         first = True
         while True:
             wait_s = self.limits.max_age_s - batch.age() if batch else idle_s
+            sliced = not batch and bool(partitions) and bool(self._carried)
+            if sliced:  # short polls, to give way as soon as another lane can go
+                wait_s = min(idle_s - (time.monotonic() - started), GIVE_WAY_POLL_MS / 1000)
             timeout_ms = max(int(wait_s * 1000), 0)
             fetched = await self._poll(consumer, partitions, mine, batch, timeout_ms)
-            if stop.is_set() or self.unpositioned or not (batch or fetched):
+            if stop.is_set() or self.unpositioned or not (batch or fetched or sliced):
                 return batch
             if not batch and (
                 time.monotonic() - started >= idle_s or self._another_lane_ready(partitions)
             ):
-                return batch  # only other lanes' records came: their turn
+                return batch  # nothing of its own yet: another lane's turn
             if batch.is_full():
                 small = len(batch) < self.limits.max_records // SMALL_BATCH_FRACTION
                 if first and small and batch.size_bytes < self.limits.max_bytes:
