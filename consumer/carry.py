@@ -20,6 +20,7 @@ from itertools import accumulate
 
 from consumer.batching import Batch
 from consumer.coordinates import KafkaMessage, TopicPartition, message_bytes, payload_bytes
+from consumer.lanes import lane_of
 
 
 class Carry:
@@ -83,8 +84,9 @@ class Carry:
         """Records and bytes carried for each lane (partition number modulo lanes)."""
         held = [(0, 0)] * lanes
         for tp, records in self._records.items():
-            count, size = held[tp.partition % lanes]
-            held[tp.partition % lanes] = (count + len(records), size + self._bytes.get(tp, 0))
+            lane = lane_of(tp.partition, lanes)
+            count, size = held[lane]
+            held[lane] = (count + len(records), size + self._bytes.get(tp, 0))
         return held
 
     def drop(self, tp: TopicPartition) -> None:

@@ -1,8 +1,13 @@
-"""Which write lane the loop gathers a batch for next."""
+"""Write lanes: which lane a partition belongs to, and which lane to gather for next."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+
+
+def lane_of(partition: int, lanes: int) -> int:
+    """The write lane of a partition: partitions are dealt to lanes by number."""
+    return partition % lanes
 
 
 def choose_lane(

@@ -48,7 +48,7 @@ from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import DecodedBatch, decode_batch, decode_batch_yielding
 from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
-from consumer.lanes import choose_lane
+from consumer.lanes import choose_lane, lane_of
 from consumer.offset_mirror import OffsetMirror
 from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
@@ -210,7 +210,7 @@ class PipelineRunner:
         mine = [
             KafkaTopicPartition(tp.topic, tp.partition)
             for tp in self.positions
-            if tp.partition % self.lanes == lane
+            if lane_of(tp.partition, self.lanes) == lane
         ]
         return mine or None
 
@@ -453,7 +453,7 @@ class PipelineRunner:
         of them) is free, or has just finished, and has records carried for it."""
         if not partitions:
             return False
-        lane = partitions[0].partition % self.lanes
+        lane = lane_of(partitions[0].partition, self.lanes)
         for other, (records, _) in enumerate(self._carried.held_per_lane(self.lanes)):
             task = self._writing.get(other)
             if other != lane and records and (task is None or task.done()):
@@ -491,7 +491,7 @@ class PipelineRunner:
             return [], budget
         fetching = list(partitions)
         held = self._carried.held_per_lane(self.lanes)
-        lane = partitions[0].partition % self.lanes
+        lane = lane_of(partitions[0].partition, self.lanes)
         limits = self.limits
         rooms = []
         for other in range(self.lanes):
