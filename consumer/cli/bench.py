@@ -1,5 +1,6 @@
 """``utxoiq bench``: throughput, latency, memory and CPU of each pipeline, beside the
-ceilings of the same machine. Prints a table and writes a JSON file."""
+ceilings of the same machine. Prints a table and writes a JSON file; ``utxoiq bench
+compare`` sets such files side by side."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
 
     from consumer.bench.run import BenchOptions, BenchRun
 
+app = typer.Typer(
+    help="Benchmark the pipelines against fetch-only, decode-only, COPY and naive ceilings.",
+    invoke_without_command=True,
+)
+
 DEFAULT_EVENTS = {Stream.METRICS: 200_000, Stream.FEEDBACK: 100_000, Stream.JOBS: 100_000}
 ORDER = (Stream.METRICS, Stream.FEEDBACK, Stream.JOBS)
 
@@ -36,7 +42,9 @@ def parse_pipelines(values: list[str] | None) -> list[Stream]:
     return [s for s in ORDER if s in chosen] or list(ORDER)
 
 
+@app.callback()
 def bench(
+    ctx: typer.Context,
     events: int | None = typer.Option(
         None, "--events", "-n", min=1, metavar="N",
         help="Events per kind (default: 200,000 metrics, 100,000 feedback, 100,000 jobs).",
@@ -87,6 +95,8 @@ def bench(
     Runs on a dedicated database (<name>_bench beside DATABASE_URL's, created and
     migrated when missing, emptied each run) and on fresh topics and consumer groups.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.console import Console
 
     from consumer.bench.database import BenchRefused
@@ -114,6 +124,25 @@ def bench(
         fail(str(exc))
     render(bench_run, Console())
     typer.echo(f"figures written to {write_json(bench_run, output)}")
+
+
+@app.command("compare")
+def compare(
+    files: list[Path] = typer.Argument(..., metavar="RUN.json...", help="Runs' JSON files."),
+) -> None:
+    """Set runs side by side: every figure, the change from the first run to the last, and
+    what else differed (commit, options, settings, machine, the machine's speed)."""
+    from rich.console import Console
+
+    from consumer.bench.compare import RunFileError, load_run, render_comparison
+
+    if len(files) < 2:
+        fail("compare needs at least two runs' JSON files", EXIT_USAGE)
+    try:
+        runs = [load_run(path) for path in files]
+    except RunFileError as exc:
+        fail(str(exc), EXIT_USAGE)
+    render_comparison(runs, Console())
 
 
 async def _bench(

@@ -36,7 +36,7 @@ app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("replay")(replay.replay)
 app.add_typer(dlq.app, name="dlq")
-app.command("bench")(bench.bench)
+app.add_typer(bench.app, name="bench")
 
 
 def main() -> None:
