@@ -8,7 +8,7 @@ import gc
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
 import asyncpg
@@ -27,7 +27,7 @@ from consumer.runner import PipelineRunner
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, start_or_close
-from consumer.writers.staging import create_staging_tables
+from consumer.writers.staging import staging_tables_of
 from schemas.topics import Stream
 
 log = logging.getLogger("utxoiq.service")
@@ -140,13 +140,16 @@ def write_pool_size(settings: Settings, pipelines: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def write_pool(settings: Settings, pipelines: int) -> AsyncIterator[asyncpg.Pool]:
-    """The pipelines' pool. With ``async_commit`` its commits do not wait for the WAL
-    flush, unless a batch dead-lettered records (see ``consumer.transaction``)."""
+async def write_pool(
+    settings: Settings, pipelines: Sequence[Pipeline]
+) -> AsyncIterator[asyncpg.Pool]:
+    """The pipelines' pool, its sessions holding their staging tables. With
+    ``async_commit`` its commits do not wait for the WAL flush, unless a batch
+    dead-lettered records (see ``consumer.transaction``)."""
     pool = await create_pool(
         settings.database,
-        max_size=write_pool_size(settings, pipelines),
-        init=create_staging_tables,
+        max_size=write_pool_size(settings, len(pipelines)),
+        init=staging_tables_of(p.stream for p in pipelines),
         reset=keep_session,
         session={"synchronous_commit": "off"} if settings.ingest.async_commit else None,
     )
@@ -207,7 +210,7 @@ class IngestService:
         if stop.is_set():
             return
         async with (
-            write_pool(self.settings, len(self.pipelines)) as pool,
+            write_pool(self.settings, self.pipelines) as pool,
             dead_letter_producer(self.settings) as producer,
         ):
             self.runners = [

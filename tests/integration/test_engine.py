@@ -11,6 +11,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from consumer.pipelines import build_pipelines
+from consumer.service import write_pool
 from consumer.settings import Settings
 from schemas.topics import Stream
 from tests.conftest import Publish
@@ -317,3 +319,25 @@ async def test_only_a_batch_with_dead_letters_waits_for_the_wal_flush(
     assert {r["mode"] for r in with_dead if r["tbl"] == "dead_letters"} == {"on"}
     assert {(r["tbl"], r["mode"]) for r in without} == {("system_metrics", "off")}
     assert len(without) == 10
+
+
+@pytest.mark.parametrize(
+    ("streams", "tables"),
+    [
+        ([Stream.FEEDBACK], {"stage_insight_feedback"}),
+        (list(Stream), {"stage_backfill_jobs", "stage_insight_feedback", "stage_system_metrics"}),
+    ],
+)
+async def test_a_session_holds_the_staging_tables_of_its_pipelines_only(
+    settings: Settings, migrated: None, streams: list[Stream], tables: set[str]
+) -> None:
+    """Each commit empties every ``ON COMMIT DELETE ROWS`` table of its session, used or
+    not, so a process running one pipeline (as deployed) carries only that staging table."""
+    async with (
+        write_pool(settings, build_pipelines(settings, streams)) as pool,
+        pool.acquire() as conn,
+    ):
+        rows = await conn.fetch(
+            "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()"
+        )
+    assert {r["relname"] for r in rows} == tables
