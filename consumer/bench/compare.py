@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from consumer.bench.report import MISSING, number
+
+FIGURE_MIN_WIDTH = 14
+"""The narrowest the figures' names are wrapped to on a narrow terminal."""
 
 SPEED_SPREAD = 1.15
 """Runs whose ceilings differ by more than this factor ran on a machine of another speed."""
@@ -47,18 +51,18 @@ class RunFile:
 
     @property
     def commit(self) -> str:
-        git = self.data.get("machine", {}).get("git") or {}
+        git = (self.data.get("machine") or {}).get("git") or {}
         commit = str(git.get("commit") or "?")[:7]
         return f"{commit}+dirty" if git.get("dirty") else commit
 
     def pipeline(self, name: str) -> Mapping[str, Any] | None:
-        for result in self.data.get("pipelines", []):
-            if result.get("pipeline") == name:
+        for result in self.data["pipelines"]:
+            if result["pipeline"] == name:
                 return dict(result)
         return None
 
     def pipelines(self) -> list[str]:
-        return [str(r.get("pipeline")) for r in self.data.get("pipelines", [])]
+        return [str(result["pipeline"]) for result in self.data["pipelines"]]
 
 
 def load_run(path: Path) -> RunFile:
@@ -75,6 +79,11 @@ def load_run(path: Path) -> RunFile:
         raise RunFileError(f"{path}: not JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("pipelines"), list):
         raise RunFileError(f"{path}: not a benchmark run (no 'pipelines' list)")
+    if not all(
+        isinstance(result, dict) and isinstance(result.get("pipeline"), str)
+        for result in data["pipelines"]
+    ):
+        raise RunFileError(f"{path}: not a benchmark run (a pipeline without its name)")
     return RunFile(path, data)
 
 
@@ -129,7 +138,7 @@ def change(first: float | None, last: float | None) -> str:
     """The last run's figure against the first's, as a signed percentage."""
     if first is None or last is None or first == 0 or math.isnan(first) or math.isnan(last):
         return MISSING
-    return f"{(last / first - 1) * 100:+.0f}%"
+    return f"{round((last / first - 1) * 100):+d}%"
 
 
 def figure_rows(runs: Sequence[RunFile], pipeline: str) -> list[tuple[str, list[str], str]]:
@@ -160,12 +169,15 @@ def _flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
 
 
 CONDITIONS = {
-    "options": ("events", "members", "repeat", "load_fraction", "load_seconds", "seed", "shape"),
+    "machine": (
+        "git", "cpu_model", "logical_cores", "physical_cores", "memory_bytes", "os", "python",
+        "packages", "kafka", "postgresql",
+    ),
+    "options": None,
     "settings": None,
-    "machine": ("logical_cores", "memory_bytes", "python", "packages", "kafka", "postgresql"),
-}
+}  # fmt: skip
 """What else a run's figures depend on: the parts of its file compared between runs
-(None: all of that part)."""
+(None: all of that part; the machine's load average at the start is left out)."""
 
 
 def conditions(run: RunFile) -> dict[str, Any]:
@@ -211,28 +223,48 @@ def speed_notes(runs: Sequence[RunFile], pipelines: Sequence[str]) -> list[str]:
     return notes
 
 
+CHANGE_HEADER = "last vs\nfirst"
+
+
+def _widest(cells: Sequence[str]) -> int:
+    return max(len(line) for cell in cells for line in cell.splitlines())
+
+
 def render_comparison(runs: Sequence[RunFile], console: Console) -> None:
-    """A table per pipeline measured in every run, then what differed between the runs."""
+    """A table per pipeline measured in every run, then what differed between the runs.
+
+    On a terminal the figures' names wrap to fit its width, but no number is cut: with
+    too many runs for the width, the lines are longer than it. A file or a pipe gets
+    the table at its full width."""
     pipelines = common_pipelines(runs)
     for pipeline in pipelines:
-        table = Table(title=pipeline, title_justify="left")
-        table.add_column("figure")
-        for run in runs:
-            table.add_column(run.label, justify="right")
-        table.add_column("last vs first", justify="right")
-        for label, cells, delta in figure_rows(runs, pipeline):
+        rows = figure_rows(runs, pipeline)
+        table = Table(
+            title=pipeline, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True
+        )
+        table.add_column("figure", min_width=FIGURE_MIN_WIDTH)
+        for index, run in enumerate(runs):
+            cells = [run.label, *(row[1][index] for row in rows)]
+            table.add_column(run.label, justify="right", min_width=_widest(cells))
+        deltas = [CHANGE_HEADER, *(row[2] for row in rows)]
+        table.add_column(CHANGE_HEADER, justify="right", min_width=_widest(deltas))
+        for label, cells, delta in rows:
             table.add_row(label, *cells, delta)
+        fits = console.measure(table, options=console.options.update_width(10_000))
+        wanted = fits.minimum if console.is_terminal else fits.maximum
+        console.width = max(console.width, wanted)
         console.print(table)
     missing = sorted({p for run in runs for p in run.pipelines()} - set(pipelines))
     if missing:
-        console.print(f"not in every run: {', '.join(missing)}", highlight=False)
+        console.print(f"not in every run: {', '.join(missing)}", markup=False, highlight=False)
     differ = differences(runs, pipelines)
     console.print(
-        "differing between the runs: " + ("none" if not differ else ""),
+        "differing between the runs:" + ("" if differ else " nothing else"),
+        markup=False,
         highlight=False,
     )
     for line in differ:
-        console.print(f"  {line}", highlight=False, soft_wrap=True)
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     speeds = speed_notes(runs, pipelines)
     if speeds:
         console.print(
@@ -241,4 +273,4 @@ def render_comparison(runs: Sequence[RunFile], console: Console) -> None:
             highlight=False,
         )
         for line in speeds:
-            console.print(f"  {line}", highlight=False)
+            console.print(f"  {line}", markup=False, highlight=False)

@@ -20,10 +20,7 @@ if TYPE_CHECKING:
 
     from consumer.bench.run import BenchOptions, BenchRun
 
-app = typer.Typer(
-    help="Benchmark the pipelines against fetch-only, decode-only, COPY and naive ceilings.",
-    invoke_without_command=True,
-)
+app = typer.Typer(invoke_without_command=True)
 
 DEFAULT_EVENTS = {Stream.METRICS: 200_000, Stream.FEEDBACK: 100_000, Stream.JOBS: 100_000}
 ORDER = (Stream.METRICS, Stream.FEEDBACK, Stream.JOBS)
@@ -96,6 +93,7 @@ def bench(
     migrated when missing, emptied each run) and on fresh topics and consumer groups.
     """
     if ctx.invoked_subcommand is not None:
+        _refuse_run_options(ctx)
         return
     from rich.console import Console
 
@@ -128,13 +126,22 @@ def bench(
 
 @app.command("compare")
 def compare(
-    files: list[Path] = typer.Argument(..., metavar="RUN.json...", help="Runs' JSON files."),
+    files: list[Path] = typer.Argument(..., metavar="RUN.json", help="Runs' JSON files."),
 ) -> None:
-    """Set runs side by side: every figure, the change from the first run to the last, and
-    what else differed (commit, options, settings, machine, the machine's speed)."""
+    """Set runs' JSON files side by side, with what else differed between them.
+
+    Every figure of each pipeline they share, the change from the first run
+    to the last, then what else differed: commit, options, consumer settings,
+    machine and versions, and the machine's own speed (its decode-only and
+    naive ceilings)."""
     from rich.console import Console
 
-    from consumer.bench.compare import RunFileError, load_run, render_comparison
+    from consumer.bench.compare import (
+        RunFileError,
+        common_pipelines,
+        load_run,
+        render_comparison,
+    )
 
     if len(files) < 2:
         fail("compare needs at least two runs' JSON files", EXIT_USAGE)
@@ -142,6 +149,8 @@ def compare(
         runs = [load_run(path) for path in files]
     except RunFileError as exc:
         fail(str(exc), EXIT_USAGE)
+    if not common_pipelines(runs):
+        fail("these runs share no pipeline: nothing to compare", EXIT_USAGE)
     render_comparison(runs, Console())
 
 
@@ -155,6 +164,19 @@ async def _bench(
     console.print(f"database: {database.masked_url()}", highlight=False)
     bench_settings = Settings(settings.kafka, database, settings.topics, settings.ingest)
     return await run_bench(bench_settings, options, console)
+
+
+def _refuse_run_options(ctx: typer.Context) -> None:
+    """A subcommand given options of the benchmark run (``bench -n 5 compare ...``)
+    would ignore them: say so instead."""
+    given = [
+        "--" + name.replace("_", "-")
+        for name in ctx.params
+        if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"
+    ]
+    if given:
+        where = f"'bench {ctx.invoked_subcommand}'"
+        fail(f"{', '.join(given)}: options of the benchmark run, not of {where}", EXIT_USAGE)
 
 
 def _require_profiler() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from consumer.bench.compare import (
     RunFileError,
+    change,
     common_pipelines,
     differences,
     figure_rows,
@@ -59,6 +60,12 @@ def test_figures_sit_side_by_side_with_the_change_from_first_to_last(tmp_path: P
     assert rows["event age p99, ms"][0] == ["240", "240", "240"]
 
 
+def test_a_change_that_rounds_to_nothing_is_plus_zero() -> None:
+    assert change(150.0, 149.5) == "+0%"
+    assert change(100.0, 99.0) == "-1%"
+    assert change(None, 1.0) == change(0.0, 1.0) == "-"
+
+
 def test_a_figure_missing_from_a_run_is_a_dash_and_has_no_change(tmp_path: Path) -> None:
     bare = load_run(run_file(tmp_path, "a", 100_000.0))
     data = orjson.loads(run_file(tmp_path, "b", 90_000.0).read_bytes())
@@ -85,6 +92,28 @@ def test_what_else_differed_is_named_and_what_did_not_is_left_out(tmp_path: Path
         "settings.write_lanes: 3 / 6",
     ]
     assert differences([one, one], ["metrics"]) == []
+
+
+def test_a_profiled_or_latency_free_run_and_another_commit_are_named(tmp_path: Path) -> None:
+    """Every option counts (a profiled run is slower), and so does the commit."""
+    one = load_run(run_file(tmp_path, "a", 100_000.0))
+    other_commit = {**MACHINE, "git": {"commit": "fedcba9876543210", "dirty": True}}
+    two = load_run(
+        run_file(
+            tmp_path,
+            "b",
+            100_000.0,
+            machine=other_commit,
+            options={**OPTIONS, "profile": True, "skip_latency": True},
+        )
+    )
+    assert differences([one, two], ["metrics"]) == [
+        "machine.git.commit: 0123456789abcdef / fedcba9876543210",
+        "machine.git.dirty: False / True",
+        "options.profile: - / True",
+        "options.skip_latency: - / True",
+    ]
+    assert two.commit == "fedcba9+dirty"
 
 
 def test_runs_on_a_machine_of_another_speed_are_pointed_out(tmp_path: Path) -> None:
@@ -115,6 +144,8 @@ def test_only_pipelines_measured_in_every_run_are_compared(tmp_path: Path) -> No
         (b"{not json", "not JSON"),
         (b'{"run_id": "x"}', "not a benchmark run"),
         (b"[1, 2]", "not a benchmark run"),
+        (b'{"pipelines": [null]}', "a pipeline without its name"),
+        (b'{"pipelines": [{"drain": {}}]}', "a pipeline without its name"),
     ],
 )
 def test_a_file_that_is_not_a_run_is_refused_in_one_line(
@@ -128,6 +159,17 @@ def test_a_file_that_is_not_a_run_is_refused_in_one_line(
     assert "\n" not in str(caught.value)
 
 
+def test_a_run_without_its_machine_is_still_compared(tmp_path: Path) -> None:
+    data = orjson.loads(run_file(tmp_path, "a", 100_000.0).read_bytes())
+    data["machine"] = None
+    (tmp_path / "old.json").write_bytes(orjson.dumps(data))
+    old = load_run(tmp_path / "old.json")
+    assert old.commit == "?"
+    assert "machine.logical_cores: 2 / -" in differences(
+        [load_run(tmp_path / "a.json"), old], ["metrics"]
+    )
+
+
 def test_the_command_prints_the_table_and_refuses_bad_files_with_one_line(
     tmp_path: Path,
 ) -> None:
@@ -138,8 +180,26 @@ def test_the_command_prints_the_table_and_refuses_bad_files_with_one_line(
     )
     assert shown.returncode == 0, shown.stderr
     assert "-25%" in shown.stdout
-    assert "differing between the runs: none" in shown.stdout
-    for args in ([str(first)], [str(first), str(tmp_path / "missing.json")]):
+    assert "differing between the runs: nothing else" in shown.stdout
+    data = orjson.loads(first.read_bytes())
+    data["pipelines"][0]["pipeline"] = "jobs"
+    (tmp_path / "jobs.json").write_bytes(orjson.dumps(data))
+    for args in (
+        [str(first)],
+        [str(first), str(tmp_path / "missing.json")],
+        [str(first), str(tmp_path / "jobs.json")],  # no pipeline in common
+    ):
         refused = subprocess.run([*command, *args], capture_output=True, text=True, timeout=60)
         assert refused.returncode == 2
         assert refused.stderr.count("\n") == 1 and refused.stderr.startswith("utxoiq: error: ")
+    ignored = subprocess.run(
+        [*command[:-1], "-n", "5", "compare", str(first), str(second)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ignored.returncode == 2
+    assert (
+        ignored.stderr
+        == "utxoiq: error: --events: options of the benchmark run, not of 'bench compare'\n"
+    )
