@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run         local stack up, migrations, consumer in the foreground (Ctrl-C stops)"
-	@echo "make test        local stack up, then the whole test suite"
+	@echo "make test        local stack up, then every test but the soak"
 	@echo "make lint        ruff and mypy"
 	@echo "make bench       the benchmark (figures and ceilings, JSON in bench-results/)"
 	@echo "make soak        long crash and load scenarios"

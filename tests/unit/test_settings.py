@@ -19,6 +19,7 @@ from consumer.settings import (
     IngestSettings,
     KafkaSettings,
     PgSslMode,
+    ReadSideSettings,
     Settings,
     TopicSettings,
     env_name,
@@ -31,6 +32,7 @@ CLASSES: tuple[type[BaseSettings], ...] = (
     DatabaseSettings,
     TopicSettings,
     IngestSettings,
+    ReadSideSettings,
 )
 SASL_ENV = {
     "UTXOIQ_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -69,12 +71,12 @@ def test_env_example_documents_every_variable() -> None:
 
 
 def test_env_example_values_are_the_defaults(env: pytest.MonkeyPatch) -> None:
-    defaults = sections(Settings())
+    defaults = sections(Settings()), ReadSideSettings()
     for line in (REPO / ".env.example").read_text().splitlines():
         if line and not line.startswith("#"):
             name, value = line.split("=", 1)
             env.setenv(name, value)
-    assert sections(Settings()) == defaults
+    assert (sections(Settings()), ReadSideSettings()) == defaults
 
 
 def test_reads_conventional_names(env: pytest.MonkeyPatch) -> None:
