@@ -187,6 +187,9 @@ def conditions(run: RunFile) -> dict[str, Any]:
         section = run.data.get(part) or {}
         chosen = section if keys is None else {k: section.get(k) for k in keys if k in section}
         _flatten(part, chosen, flat)
+    commit = flat.get("machine.git.commit")
+    if isinstance(commit, str):
+        flat["machine.git.commit"] = commit[:7]  # as in the column headers
     return flat
 
 

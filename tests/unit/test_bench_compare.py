@@ -108,7 +108,7 @@ def test_a_profiled_or_latency_free_run_and_another_commit_are_named(tmp_path: P
         )
     )
     assert differences([one, two], ["metrics"]) == [
-        "machine.git.commit: 0123456789abcdef / fedcba9876543210",
+        "machine.git.commit: 0123456 / fedcba9",
         "machine.git.dirty: False / True",
         "options.profile: - / True",
         "options.skip_latency: - / True",
