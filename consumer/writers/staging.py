@@ -3,36 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import asyncpg
 
 from schemas.topics import Stream
 
-STAGING_COLUMNS = {
-    "stage_backfill_jobs": (
+STAGING_TABLES: dict[Stream, tuple[str, str]] = {
+    Stream.JOBS: (
+        "stage_backfill_jobs",
         "job_id uuid, job_type text, start_block bigint, end_block bigint, current_block bigint,"
         " status text, error_message text, created_by text, sequence bigint,"
         " progress_sequence bigint, created_at timestamptz, updated_at timestamptz,"
-        " completed_at timestamptz"
+        " completed_at timestamptz",
     ),
-    "stage_insight_feedback": (
+    Stream.FEEDBACK: (
+        "stage_insight_feedback",
         "insight_id text, user_id text, rating smallint, comment text, flags text,"
-        " submitted_at timestamptz, event_id uuid"
+        " submitted_at timestamptz, event_id uuid",
     ),
-    "stage_system_metrics": (
+    Stream.METRICS: (
+        "stage_system_metrics",
         "event_id uuid, service_name text, metric_type text, value double precision,"
-        " unit text, recorded_at timestamptz"
+        " unit text, recorded_at timestamptz",
     ),
 }
-"""The columns of each staging table."""
-
-STAGING_TABLE = {
-    Stream.JOBS: "stage_backfill_jobs",
-    Stream.FEEDBACK: "stage_insight_feedback",
-    Stream.METRICS: "stage_system_metrics",
-}
-"""The staging table of each pipeline."""
+"""The staging table of each pipeline: its name and columns."""
 
 
 async def create_staging_tables(
@@ -41,10 +38,9 @@ async def create_staging_tables(
     """Create the staging tables of ``streams`` (all by default) for the session: a
     pool's ``init`` hook, as temporary tables live as long as their session."""
     for stream in streams:
-        name = STAGING_TABLE[stream]
+        name, columns = STAGING_TABLES[stream]
         await conn.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({STAGING_COLUMNS[name]})"
-            " ON COMMIT DELETE ROWS"
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"
         )
 
 
@@ -58,12 +54,7 @@ def staging_tables_of(
     benchmark's machine, beside about 10 ms for a whole 800-row batch), so a session
     holds no more of them than its pipelines write.
     """
-    chosen = tuple(streams)
-
-    async def init(conn: asyncpg.Connection) -> None:
-        await create_staging_tables(conn, chosen)
-
-    return init
+    return partial(create_staging_tables, streams=tuple(streams))
 
 
 async def stage(
