@@ -15,6 +15,7 @@ from consumer.cli import (
     query,
     replay,
     schemas_cmd,
+    status,
 )
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
@@ -35,6 +36,7 @@ app.add_typer(config_cmd.app, name="config")
 app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("replay")(replay.replay)
+app.command("status")(status.status)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(bench.app, name="bench")
 
