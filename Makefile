@@ -9,9 +9,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACK := bash deploy/stack.sh
 WITH_STACK := set -a; source .stack/env; set +a;
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?=
 
-.PHONY: help venv stack-up stack-down stack-status migrate run test lint format bench soak clean
+.PHONY: help venv stack-up stack-down stack-status migrate promtool run test lint format bench soak clean
 
 help:
 	@echo "make run         local stack up, migrations, consumer in the foreground (Ctrl-C stops)"
@@ -42,10 +44,18 @@ stack-status:
 migrate: venv stack-up
 	$(WITH_STACK) $(BIN)/utxoiq db upgrade
 
+# promtool checks the alert rules in deploy/prometheus (a test runs it); Debian ships it
+# in the prometheus package.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing promtool (Debian package prometheus) with apt-get (one-time)"; \
+	  $(APT) update -q >/dev/null && \
+	  $(APT) install -y -q --no-install-recommends prometheus >/dev/null; }
+
 run: migrate
 	$(WITH_STACK) exec $(BIN)/utxoiq consume
 
-test: migrate
+test: migrate promtool
 	$(WITH_STACK) $(BIN)/pytest -m "not soak" $(PYTEST_ARGS)
 
 soak: migrate
