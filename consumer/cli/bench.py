@@ -1,6 +1,6 @@
 """``utxoiq bench``: throughput, latency, memory and CPU of each pipeline, beside the
 ceilings of the same machine. Prints a table and writes a JSON file; ``utxoiq bench
-compare`` sets such files side by side."""
+compare`` sets such files side by side, ``utxoiq bench report`` renders one as Markdown."""
 
 from __future__ import annotations
 
@@ -152,6 +152,22 @@ def compare(
     if not common_pipelines(runs):
         fail("these runs share no pipeline: nothing to compare", EXIT_USAGE)
     render_comparison(runs, Console())
+
+
+@app.command("report")
+def report(
+    file: Path = typer.Argument(..., metavar="RUN.json", help="A run's JSON file."),
+) -> None:
+    """Print a run as Markdown: the machine and settings, the figures per pipeline, the
+    targets they pass or fail, and how each figure is measured (for docs/benchmark.md)."""
+    from consumer.bench.compare import RunFileError, load_run
+    from consumer.bench.markdown import render_markdown
+
+    try:
+        run_file = load_run(file)
+    except RunFileError as exc:
+        fail(str(exc), EXIT_USAGE)
+    typer.echo(render_markdown(run_file), nl=False)
 
 
 async def _bench(

@@ -1,0 +1,41 @@
+"""``utxoiq bench report``: one run's file as the Markdown the benchmark page quotes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from consumer.bench.compare import load_run
+from consumer.bench.markdown import render_markdown
+from tests.unit.test_bench_compare import run_file
+
+
+def test_the_report_states_conditions_figures_and_targets_without_commit_or_time(
+    tmp_path: Path,
+) -> None:
+    path = run_file(tmp_path, "20261129-095128", 100_000.0)
+    text = render_markdown(load_run(path))
+    lines = text.splitlines()
+    assert lines[0].startswith("Measured on 2 logical cores, 24 GiB of memory")
+    assert "aiokafka 0.14.0" in lines[0]
+    assert "`batch_max_records=5000`" in lines[0] and "`repeat=3`" in lines[0]
+    assert "| figure | metrics |" in lines
+    assert "| drain rate, events/s | 100,000 |" in lines
+    assert "| drain / min(fetch, write) | 0.67 |" in lines
+    assert "| drain rate >=100000 events/s | PASS |" in lines
+    assert any(line.startswith("- **drain**: the real service") for line in lines)
+    for absent in ("0123456", "20261129", "095128"):
+        assert absent not in text
+
+
+def test_the_command_prints_it_and_refuses_a_file_that_is_not_a_run(tmp_path: Path) -> None:
+    path = run_file(tmp_path, "a", 90_000.0)
+    command = [sys.executable, "-m", "consumer.cli.main", "bench", "report"]
+    done = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "| drain rate, events/s | 90,000 |" in done.stdout
+    done = subprocess.run([*command, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("a directory, not a run's JSON file")
+    assert "Traceback" not in done.stderr
