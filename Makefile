@@ -21,6 +21,7 @@ help:
 	@echo "make lint        ruff and mypy"
 	@echo "make bench       the benchmark (figures and ceilings, JSON in bench-results/)"
 	@echo "make soak        long crash and load scenarios"
+	@echo "make promtool    install promtool (checks the alert rules; make test does it)"
 	@echo "make stack-down  stop Kafka and PostgreSQL started by the stack script"
 
 $(STAMP): pyproject.toml

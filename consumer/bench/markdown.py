@@ -61,20 +61,29 @@ def figures_rows(run: RunFile) -> list[list[str]]:
 
 
 def target_rows(run: RunFile) -> list[list[str]]:
-    """One row per target: its bar, then each pipeline's PASS, FAIL or ``-``."""
+    """One row per target, one PASS, FAIL or ``-`` per pipeline; the bar in the target's
+    name when every pipeline is held to the same one, else beside each verdict."""
     names = run.pipelines()
-    verdicts: dict[str, dict[str, str]] = {}
-    bars: dict[str, str] = {}
+    cells: dict[str, dict[str, tuple[str, str]]] = {}
     for name in names:
         for target in (run.pipeline(name) or {}).get("targets") or []:
             passed = target.get("passed")
             verdict = MISSING if passed is None else ("PASS" if passed else "FAIL")
-            verdicts.setdefault(target["name"], {})[name] = verdict
-            bars.setdefault(target["name"], f"{target.get('bar', '')} {target.get('unit', '')}")
-    return [
-        [f"{target} {bars[target].strip()}", *(by.get(n, MISSING) for n in names)]
-        for target, by in verdicts.items()
-    ]
+            bar = f"{target.get('bar', '')} {target.get('unit', '')}".strip()
+            cells.setdefault(target["name"], {})[name] = (verdict, bar)
+    rows = []
+    for target, by in cells.items():
+        bars = {bar for verdict, bar in by.values() if verdict != MISSING}
+        if len(bars) <= 1:
+            label = f"{target} {next(iter(bars), '')}".strip()
+            rows.append([label, *(by.get(n, (MISSING, ""))[0] for n in names)])
+        else:
+            row = [
+                f"{v} ({b})" if v != MISSING else v
+                for v, b in (by.get(n, (MISSING, "")) for n in names)
+            ]
+            rows.append([target, *row])
+    return rows
 
 
 def render_markdown(run: RunFile) -> str:

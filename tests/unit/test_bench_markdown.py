@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
+
+import orjson
 
 from consumer.bench.compare import load_run
 from consumer.bench.markdown import render_markdown
@@ -39,3 +42,18 @@ def test_the_command_prints_it_and_refuses_a_file_that_is_not_a_run(tmp_path: Pa
     assert done.returncode == 2
     assert done.stderr.strip().endswith("a directory, not a run's JSON file")
     assert "Traceback" not in done.stderr
+
+
+def test_a_target_with_other_bars_per_pipeline_names_each_bar(tmp_path: Path) -> None:
+    path = run_file(tmp_path, "a", 100_000.0)
+    data = orjson.loads(path.read_bytes())
+    feedback = copy.deepcopy(data["pipelines"][0])
+    feedback["pipeline"] = "feedback"
+    for target in feedback["targets"]:
+        if target["name"] == "drain rate":
+            target["bar"], target["passed"] = ">=60000", True
+    data["pipelines"].append(feedback)
+    path.write_bytes(orjson.dumps(data))
+    lines = render_markdown(load_run(path)).splitlines()
+    assert "| drain rate | PASS (>=100000 events/s) | PASS (>=60000 events/s) |" in lines
+    assert "| peak RSS <=200 MiB | PASS | PASS |" in lines
