@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 from typing import Any
 
 import asyncpg
@@ -14,7 +18,8 @@ from consumer.topics_admin import ensure_topics
 from schemas.topics import Stream
 from tests.conftest import Publish
 from tests.support import events as ev
-from tests.support.running import run_utxoiq, running_service
+from tests.support.running import run_utxoiq, running_service, settings_env
+from tests.support.services import REPO
 from tests.support.waiting import wait_until
 
 
@@ -111,3 +116,37 @@ async def test_status_counts_the_backlog_of_a_group_that_never_ran(
     assert code == 0, err
     assert f"topic {settings.topics.feedback} does not exist" in out
     assert "no member" in out
+
+
+async def test_watch_refreshes_until_interrupted(
+    settings: Settings, clean_db: asyncpg.Pool
+) -> None:
+    """--watch takes a new snapshot every interval until Ctrl-C, which ends it calmly."""
+    await ensure_topics(settings, build_pipelines(settings, [Stream.JOBS]))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "consumer.cli.main",
+        "status",
+        "-p",
+        "jobs",
+        "--watch",
+        "--json",
+        "--interval",
+        "0.5",
+        env={**os.environ, **settings_env(settings)},
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    try:
+        snapshots = [orjson.loads(await asyncio.wait_for(process.stdout.readline(), 60))]
+        snapshots.append(orjson.loads(await asyncio.wait_for(process.stdout.readline(), 60)))
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    assert snapshots[0]["taken_at"] < snapshots[1]["taken_at"]
+    assert [p["pipeline"] for p in snapshots[1]["pipelines"]] == ["jobs"]
