@@ -12,6 +12,7 @@ import typer
 
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_USAGE, fail
+from consumer.ops.arguments import choose_pipelines
 from consumer.settings import Settings
 from schemas.topics import Stream
 
@@ -28,15 +29,10 @@ ORDER = (Stream.METRICS, Stream.FEEDBACK, Stream.JOBS)
 
 def parse_pipelines(values: list[str] | None) -> list[Stream]:
     """``metrics,jobs`` or repeated options; every pipeline when none is given."""
-    names = [n.strip().lower() for v in values or [] for n in v.split(",") if n.strip()]
-    chosen = set()
-    for name in names:
-        try:
-            chosen.add(Stream(name))
-        except ValueError:
-            known = ", ".join(s.value for s in ORDER)
-            fail(f"unknown pipeline {name!r} (one of {known})", EXIT_USAGE)
-    return [s for s in ORDER if s in chosen] or list(ORDER)
+    try:
+        return choose_pipelines(values, ORDER)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
 
 
 @app.callback()

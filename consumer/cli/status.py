@@ -13,6 +13,7 @@ from rich.live import Live
 from consumer.cli.common import load_settings
 from consumer.cli.errors import EXIT_USAGE, fail
 from consumer.cli.guard import guarded
+from consumer.ops.arguments import choose_pipelines
 from consumer.ops.status import StatusReader, status_reader
 from consumer.ops.status_view import status_dict, status_view
 from consumer.settings import Settings
@@ -50,17 +51,10 @@ def status(
 
 
 def parse_pipelines(values: list[str] | None) -> list[Stream]:
-    """``metrics,jobs`` or repeated options; every pipeline when none is given."""
-    chosen = set()
-    for name in (n.strip().lower() for v in values or [] for n in v.split(",")):
-        if not name:
-            continue
-        try:
-            chosen.add(Stream(name))
-        except ValueError:
-            known = ", ".join(s.value for s in ORDER)
-            fail(f"unknown pipeline {name!r} (one of {known})", EXIT_USAGE)
-    return [s for s in ORDER if s in chosen] or list(ORDER)
+    try:
+        return choose_pipelines(values, ORDER)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
 
 
 async def _show(

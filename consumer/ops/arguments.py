@@ -1,11 +1,14 @@
-"""Parsing operator arguments: points in time, partition lists, record ids (pure)."""
+"""Parsing operator arguments: points in time, partition lists, record ids, pipelines
+(pure)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from consumer.coordinates import RecordId
+from schemas.topics import Stream
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -53,3 +56,18 @@ def parse_record_id(text: str) -> RecordId:
     if record.partition < 0 or record.offset < 0:
         raise ValueError(f"partition and offset must not be negative: {text!r}")
     return record
+
+
+def choose_pipelines(values: Sequence[str] | None, order: Sequence[Stream]) -> list[Stream]:
+    """Pipelines named in ``values`` (each ``metrics`` or ``jobs,feedback``), in ``order``;
+    all of ``order`` when none is named. ``ValueError`` names an unknown one."""
+    chosen = set()
+    for name in (n.strip().lower() for v in values or () for n in v.split(",")):
+        if not name:
+            continue
+        try:
+            chosen.add(Stream(name))
+        except ValueError:
+            known = ", ".join(s.value for s in order)
+            raise ValueError(f"unknown pipeline {name!r} (one of {known})") from None
+    return [s for s in order if s in chosen] or list(order)

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from consumer.coordinates import RecordId
-from consumer.ops.arguments import parse_partitions, parse_record_id, parse_when
+from consumer.ops.arguments import (
+    choose_pipelines,
+    parse_partitions,
+    parse_record_id,
+    parse_when,
+)
+from schemas.topics import Stream
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -63,3 +69,11 @@ def test_record_ids_allow_colons_in_the_topic() -> None:
 def test_bad_record_ids(text: str) -> None:
     with pytest.raises(ValueError, match=r"TOPIC:PARTITION:OFFSET|negative"):
         parse_record_id(text)
+
+
+def test_pipelines_are_chosen_in_the_given_order() -> None:
+    order = (Stream.JOBS, Stream.FEEDBACK, Stream.METRICS)
+    assert choose_pipelines(["metrics,jobs", ""], order) == [Stream.JOBS, Stream.METRICS]
+    assert choose_pipelines(None, order) == list(order)
+    with pytest.raises(ValueError, match="unknown pipeline 'nope' \\(one of jobs, feedback"):
+        choose_pipelines(["nope"], order)
