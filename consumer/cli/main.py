@@ -18,6 +18,7 @@ from consumer.cli import (
 )
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
+from consumer.cli.help import without_flag_placeholders
 from consumer.diagnose import explain_database, explain_kafka, kafka_cause
 from consumer.errors import ConfigurationError, one_line
 
@@ -60,7 +61,7 @@ def _run_app() -> int:
     recognised by name and shape rather than imported.
     """
     try:
-        result = app(standalone_mode=False)
+        result = without_flag_placeholders(typer.main.get_command(app))(standalone_mode=False)
     except Exception as exc:
         kind = type(exc).__name__
         context = getattr(exc, "ctx", None)
