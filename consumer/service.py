@@ -23,6 +23,7 @@ from consumer.diagnose import exception_chain, kafka_cause
 from consumer.errors import ConfigurationError, one_line
 from consumer.http import ops_server
 from consumer.pipelines import Pipeline, build_pipelines
+from consumer.ready import announce_ready, summarise_client_floods
 from consumer.runner import PipelineRunner
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
@@ -189,6 +190,7 @@ class IngestService:
         self.pipelines: list[Pipeline] = build_pipelines(settings, streams)
         self.telemetry = telemetry or Telemetry()
         self.runners: list[PipelineRunner] = []
+        self.ops_port: int | str = "off"
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the first pipeline failure stops the others.
@@ -196,7 +198,8 @@ class IngestService:
         The operations endpoint (``/metrics``, ``/healthz``, ``/readyz``) serves from
         start-up to exit.
         """
-        async with ops_server(self):
+        async with ops_server(self) as server:
+            self.ops_port = "off" if server is None else server.port
             await self._consume(stop)
 
     async def _consume(self, stop: asyncio.Event) -> None:
@@ -224,6 +227,10 @@ class IngestService:
     async def _run_all(self, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(r.run(stop), name=r.pipeline.name) for r in self.runners]
         stopper = asyncio.create_task(stop.wait())
+        reporters = [
+            asyncio.create_task(announce_ready(self, self.ops_port)),
+            asyncio.create_task(summarise_client_floods()),
+        ]
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             failed = [t for t in done if t is not stopper and t.exception() is not None]
@@ -239,5 +246,5 @@ class IngestService:
                     raise result
         finally:
             stopper.cancel()
-            for task in tasks:
+            for task in [*tasks, *reporters]:
                 task.cancel()

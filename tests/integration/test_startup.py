@@ -1,4 +1,4 @@
-"""Start-up: what is merely not there yet (a database, a free port) does not stop a consumer."""
+"""Start-up: what is merely not there yet (a database) is waited for; a taken port stops it."""
 
 from __future__ import annotations
 
@@ -60,29 +60,31 @@ def _through(url: str, port: int) -> DatabaseSettings:
     return DatabaseSettings(url=urlunsplit(parts._replace(netloc=f"{userinfo}127.0.0.1:{port}")))
 
 
-async def test_a_second_consumer_on_one_host_runs_without_the_default_port(
-    make_settings: Any, clean_db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+async def test_an_operations_port_that_cannot_be_bound_stops_the_start(
+    make_settings: Any, clean_db: asyncpg.Pool
 ) -> None:
-    """When the default operations port is already taken (another consumer on the same
-    host), the consumer still consumes and says it runs without the endpoint; a port set
-    explicitly and taken stops start-up in one line instead."""
+    """A taken operations port, the default one included, stops the start with one line
+    naming the address and the way out; with the port set to ``off`` the same consumer
+    starts and consumes without the endpoint."""
     base = make_settings()
     fields = base.ingest.model_dump(exclude={"http_port", "http_host"})
     defaulted = IngestSettings(**fields)
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        taken.bind((defaulted.http_host, defaulted.http_port))
+        taken.bind((defaulted.http_host, int(defaulted.http_port)))
         taken.listen()
         settings = Settings(base.kafka, base.database, base.topics, defaulted)
-        async with running_service(settings, [Stream.METRICS]) as service:
-            assert service.runners[0].positions is not None
-        assert any("without the operations endpoint" in r.getMessage() for r in caplog.records)
-        explicit = IngestSettings(**fields, http_port=defaulted.http_port)
-        with pytest.raises(ConfigurationError, match="UTXOIQ_HTTP_PORT"):
-            async with running_service(
-                Settings(base.kafka, base.database, base.topics, explicit), [Stream.METRICS]
-            ):
+        with pytest.raises(ConfigurationError) as refused:
+            async with running_service(settings, [Stream.METRICS]):
                 pass
+        message = str(refused.value)
+        assert f"cannot listen on {defaulted.http_host}:{defaulted.http_port}" in message
+        assert "UTXOIQ_HTTP_PORT=off" in message and "\n" not in message
+        off = IngestSettings(**fields, http_port="off")
+        async with running_service(
+            Settings(base.kafka, base.database, base.topics, off), [Stream.METRICS]
+        ) as service:
+            assert service.runners[0].positions
 
 
 async def test_a_stop_while_waiting_for_the_database_ends_start_up_at_once(
@@ -106,3 +108,35 @@ async def test_a_stop_while_waiting_for_the_database_ends_start_up_at_once(
     stop.set()
     await asyncio.wait_for(task, timeout=10)
     assert not service.runners
+
+
+async def test_a_healthy_start_says_ready_once_with_what_it_consumes_and_where(
+    make_settings: Any, clean_db: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One ``ready`` line per process once every pipeline holds its partitions: the
+    pipelines, their partitions, the broker and database addresses without user or
+    password, and the operations port; nothing of the service's own at warning or above."""
+    caplog.set_level(logging.INFO)
+    settings = make_settings(default_partitions=2, metrics_partitions=3)
+    async with running_service(settings) as service:
+
+        async def said_ready() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if r.getMessage() == "ready"]
+
+        [ready] = await wait_until(said_ready, within=30, what="the ready line")
+        port = service.ops_port
+    assert ready.name == "utxoiq.service"
+    assert ready.pipelines == ["jobs", "feedback", "metrics"]  # type: ignore[attr-defined]
+    assert ready.partitions == {  # type: ignore[attr-defined]
+        "jobs": [0, 1], "feedback": [0, 1], "metrics": [0, 1, 2]
+    }  # fmt: skip
+    assert ready.kafka == settings.kafka.bootstrap_servers  # type: ignore[attr-defined]
+    parts = urlsplit(settings.database.url.get_secret_value())
+    database = f"{parts.hostname}:{parts.port}{parts.path}"
+    assert ready.database == database  # type: ignore[attr-defined]
+    assert isinstance(port, int) and port > 0 and ready.ops_port == port  # type: ignore[attr-defined]
+    assert [r.getMessage() for r in caplog.records if r.getMessage() == "ready"] == ["ready"]
+    own = [
+        r for r in caplog.records if r.name.startswith("utxoiq") and r.levelno >= logging.WARNING
+    ]
+    assert not own, [r.getMessage() for r in own]
