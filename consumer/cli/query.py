@@ -11,11 +11,17 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from consumer.cli.addresses import explain_database_failure
 from consumer.cli.common import run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, describe_settings_error, fail, parsed
 from consumer.ops.arguments import TIME_FORMS, parse_when
 from consumer.readside.engine import dispose_engines
-from consumer.readside.errors import DatabaseError, InvalidQuery, RecordNotFound
+from consumer.readside.errors import (
+    DatabaseConnectionError,
+    DatabaseError,
+    InvalidQuery,
+    RecordNotFound,
+)
 from consumer.readside.models import (
     BackfillJob,
     FeedbackPage,
@@ -64,6 +70,8 @@ def _answer(query: Query[M]) -> M:
         fail(str(exc), EXIT_USAGE)
     except RecordNotFound as exc:
         fail(str(exc), EXIT_FAILURE)
+    except DatabaseConnectionError as exc:
+        fail(explain_database_failure(exc) or f"database: {exc}", EXIT_FAILURE)
     except DatabaseError as exc:
         fail(f"database: {type(exc).__name__}: {exc}", EXIT_FAILURE)
 

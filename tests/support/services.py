@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consumer.cli.addresses import read_env_file
 from tests.support.test_database import ensure_test_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,18 +42,6 @@ class Services:
     def close(self) -> None:
         for container in reversed(self._containers):
             container.stop()
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.removeprefix("export ")
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
 
 
 def _docker_answers() -> bool:
