@@ -31,8 +31,6 @@ class Services:
     origin: str
     extra: dict[str, str] = field(default_factory=dict)
     _containers: list[Any] = field(default_factory=list)
-    user_database_url: str = ""
-    """The database the given URL names (``make run``'s): the suite never writes to it."""
 
     @property
     def pg_managed(self) -> bool:
@@ -84,7 +82,6 @@ def _from_local_stack() -> Services:
 def find_services() -> Services:
     """The broker, and the server with the suite's own database created on it."""
     found = _find_servers()
-    found.user_database_url = found.database_url
     found.database_url = ensure_test_database(found.database_url)
     return found
 
