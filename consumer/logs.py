@@ -15,6 +15,7 @@ service's own lines readable:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -163,6 +164,16 @@ def installed_client_filter() -> ClientLogFilter | None:
             if isinstance(candidate, ClientLogFilter):
                 return candidate
     return None
+
+
+async def summarise_client_floods() -> None:
+    """Close the client's flood intervals on time, even when its lines stop coming."""
+    client_filter = installed_client_filter()
+    if client_filter is None:
+        return
+    while True:
+        await asyncio.sleep(client_filter.interval_s)
+        client_filter.flush()
 
 
 def configure_logging(

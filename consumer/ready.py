@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("utxoiq.service")
 
 
-def ready_fields(service: IngestService, ops_port: int | str) -> dict[str, Any]:
+def ready_fields(service: IngestService) -> dict[str, Any]:
     """The ready line's fields; addresses carry no user name and no password."""
     settings = service.settings
     return {
@@ -30,25 +30,15 @@ def ready_fields(service: IngestService, ops_port: int | str) -> dict[str, Any]:
         },
         "kafka": settings.kafka.bootstrap_servers,
         "database": settings.database.address(),
-        "ops_port": ops_port,
+        "ops_port": service.ops_port,
     }
 
 
-async def announce_ready(service: IngestService, ops_port: int | str) -> None:
+async def announce_ready(service: IngestService) -> None:
     """Wait until every pipeline has settled (``PipelineRunner.settled``), then log the
     ready line once."""
     await asyncio.gather(*(runner.settled.wait() for runner in service.runners))
-    log.info("ready", extra=ready_fields(service, ops_port))
+    log.info("ready", extra=ready_fields(service))
     client_filter = installed_client_filter()
     if client_filter is not None:
         client_filter.service_ready()
-
-
-async def summarise_client_floods() -> None:
-    """Close the client's flood intervals even when its lines stop coming."""
-    client_filter = installed_client_filter()
-    if client_filter is None:
-        return
-    while True:
-        await asyncio.sleep(client_filter.interval_s)
-        client_filter.flush()

@@ -22,8 +22,9 @@ from consumer.deadletters import DeadLetterPublisher
 from consumer.diagnose import exception_chain, kafka_cause
 from consumer.errors import ConfigurationError, one_line
 from consumer.http import ops_server
+from consumer.logs import summarise_client_floods
 from consumer.pipelines import Pipeline, build_pipelines
-from consumer.ready import announce_ready, summarise_client_floods
+from consumer.ready import announce_ready
 from consumer.runner import PipelineRunner
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
@@ -228,7 +229,7 @@ class IngestService:
         tasks = [asyncio.create_task(r.run(stop), name=r.pipeline.name) for r in self.runners]
         stopper = asyncio.create_task(stop.wait())
         reporters = [
-            asyncio.create_task(announce_ready(self, self.ops_port)),
+            asyncio.create_task(announce_ready(self)),
             asyncio.create_task(summarise_client_floods()),
         ]
         try:
