@@ -201,7 +201,11 @@ class IngestService:
         """
         async with ops_server(self) as server:
             self.ops_port = "off" if server is None else server.port
-            await self._consume(stop)
+            summariser = asyncio.create_task(summarise_client_floods())
+            try:
+                await self._consume(stop)
+            finally:
+                summariser.cancel()
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await until_reachable(
@@ -228,10 +232,7 @@ class IngestService:
     async def _run_all(self, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(r.run(stop), name=r.pipeline.name) for r in self.runners]
         stopper = asyncio.create_task(stop.wait())
-        reporters = [
-            asyncio.create_task(announce_ready(self)),
-            asyncio.create_task(summarise_client_floods()),
-        ]
+        announcer = asyncio.create_task(announce_ready(self))
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             failed = [t for t in done if t is not stopper and t.exception() is not None]
@@ -247,5 +248,6 @@ class IngestService:
                     raise result
         finally:
             stopper.cancel()
-            for task in [*tasks, *reporters]:
+            announcer.cancel()
+            for task in tasks:
                 task.cancel()

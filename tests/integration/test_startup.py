@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
+from datetime import datetime
+from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,10 +16,10 @@ import pytest
 
 from consumer.errors import ConfigurationError
 from consumer.service import IngestService
-from consumer.settings import DatabaseSettings, IngestSettings, Settings
+from consumer.settings import DatabaseSettings, IngestSettings, KafkaSettings, Settings
 from schemas.topics import Stream
 from tests.support.proxy import free_port, proxied
-from tests.support.running import running_service
+from tests.support.running import run_utxoiq, running_service
 from tests.support.waiting import wait_until
 
 
@@ -140,3 +143,38 @@ async def test_a_healthy_start_says_ready_once_with_what_it_consumes_and_where(
         r for r in caplog.records if r.name.startswith("utxoiq") and r.levelno >= logging.WARNING
     ]
     assert not own, [r.getMessage() for r in own]
+
+
+async def test_the_client_s_repeated_errors_are_summarised_while_the_broker_is_down(
+    make_settings: Any, clean_db: asyncpg.Pool
+) -> None:
+    """``utxoiq consume`` with no broker at its address: each of the Kafka client's error
+    messages appears at most once per flood interval, the rest are counted on one
+    ``utxoiq.client`` line, and the start ends with one line naming the address."""
+    interval_s = 3.0
+    base = make_settings(
+        startup_timeout_s=9, log_flood_interval_s=interval_s, log_format="json", http_port="off"
+    )
+    port = free_port()
+    settings = Settings(
+        KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}"),
+        base.database,
+        base.topics,
+        base.ingest,
+    )
+    code, _, err = await run_utxoiq(settings, "consume", "-p", "metrics", within=90)
+    assert code == 1
+    *logged, last = err.strip().splitlines()
+    assert last.startswith(f"utxoiq: error: cannot reach Kafka at 127.0.0.1:{port}")
+    entries = [json.loads(line) for line in logged]
+    raw: dict[str, list[datetime]] = {}
+    for entry in entries:
+        if entry["logger"].startswith("aiokafka"):
+            raw.setdefault(entry["msg"], []).append(datetime.fromisoformat(entry["ts"]))
+    assert raw, "the client logged nothing: the test no longer sees its errors"
+    for message, times in raw.items():
+        gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(times)]
+        assert all(gap >= interval_s - 0.5 for gap in gaps), (message, gaps)
+    summaries = [e for e in entries if e["logger"] == "utxoiq.client"]
+    assert summaries and all(e["repeated"] >= 1 for e in summaries), entries
+    assert all("more like it in" in e["msg"] for e in summaries)
