@@ -88,12 +88,15 @@ def test_config_show_prints_the_stack_addresses_and_where_they_came_from(tmp_pat
     assert "# DATABASE_URL from the environment" in mine.stdout.splitlines()
 
 
-def test_an_unreachable_database_is_named_with_its_password_masked(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("dlq", "stats"), ("query", "jobs")])
+def test_an_unreachable_database_is_named_with_its_password_masked(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     port = closed_port()
     stack = write_stack_env(
         tmp_path, f"127.0.0.1:{closed_port()}", f"postgresql://u:s3cret@127.0.0.1:{port}/x"
     )
-    result = utxoiq(tmp_path, "dlq", "stats")
+    result = utxoiq(tmp_path, *command)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"cannot reach PostgreSQL at postgresql://u:***@127.0.0.1:{port}/x" in result.stderr
