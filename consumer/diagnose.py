@@ -101,7 +101,7 @@ def _is_connection_failure(error: BaseException) -> bool:
 
 
 def explain_database(
-    exc: BaseException, address: str = "", unreachable_hint: str = "check DATABASE_URL"
+    exc: BaseException, address: str = "", unreachable_hint: str | None = None
 ) -> str | None:
     """One line for a PostgreSQL connection or permission failure; None if it is not one.
     ``address`` (credentials masked) is named when the server cannot be reached."""
@@ -116,5 +116,6 @@ def explain_database(
             )
         if _is_connection_failure(error):
             at = f" at {address}" if address else ""
-            return f"cannot reach PostgreSQL{at} ({one_line(str(error), 200)}): {unreachable_hint}"
+            hint = unreachable_hint or "check DATABASE_URL"
+            return f"cannot reach PostgreSQL{at} ({one_line(str(error), 200)}): {hint}"
     return None

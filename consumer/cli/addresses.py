@@ -54,8 +54,9 @@ class AddressSource:
             return "the built-in default"
         return "the environment"
 
-    def unreachable_hint(self, variable: str) -> str:
-        """What to do when the address does not answer."""
+    def unreachable_hint(self, variable: str) -> str | None:
+        """What to do when the address does not answer; None for an address from the
+        environment (the explanation then names the settings to check)."""
         if self.origin is Origin.LOCAL_STACK:
             return (
                 f"this is the local stack's address (from {self.path}): start the stack "
@@ -66,7 +67,7 @@ class AddressSource:
                 f"{variable} is not set and no local stack was found ({STACK_ENV}): start "
                 f"one with `make stack-up` in the project folder, or set {variable}"
             )
-        return f"check {variable}"
+        return None
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -126,7 +127,7 @@ class AddressBook:
             return self._sources[name]
         return AddressSource(Origin.ENVIRONMENT if _is_set(os.environ, name) else Origin.DEFAULT)
 
-    def unreachable_hint(self, name: str) -> str:
+    def unreachable_hint(self, name: str) -> str | None:
         return self.source(name).unreachable_hint(name)
 
 

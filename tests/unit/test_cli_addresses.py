@@ -71,8 +71,9 @@ def test_without_a_stack_env_the_defaults_hold_and_say_so(tmp_path: Path) -> Non
     assert environ == {"UTXOIQ_KAFKA_BOOTSTRAP_SERVERS": "k:9092"}
     assert sources["KAFKA_BOOTSTRAP_SERVERS"].origin is Origin.ENVIRONMENT
     assert sources["DATABASE_URL"] == AddressSource(Origin.DEFAULT)
-    hint = sources["DATABASE_URL"].unreachable_hint("DATABASE_URL")
+    hint = sources["DATABASE_URL"].unreachable_hint("DATABASE_URL") or ""
     assert "make stack-up" in hint and "set DATABASE_URL" in hint
+    assert sources["KAFKA_BOOTSTRAP_SERVERS"].unreachable_hint("KAFKA_BOOTSTRAP_SERVERS") is None
 
 
 def test_config_show_prints_the_stack_addresses_and_where_they_came_from(tmp_path: Path) -> None:
@@ -130,6 +131,7 @@ def test_explanations_name_the_address_and_the_hint() -> None:
     )
     several = OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 5432, 0, 0)")
     assert (explain_database(several) or "").startswith("cannot reach PostgreSQL")
+    assert (explain_database(several) or "").endswith(": check DATABASE_URL")
     assert explain_database(FileNotFoundError(2, "No such file", "x")) is None
     from consumer.settings import KafkaSettings
 
