@@ -54,8 +54,11 @@ async def kafka_cause(kafka: KafkaSettings) -> BaseException | None:
     return cause
 
 
-def explain_kafka(kafka: KafkaSettings, cause: BaseException | None) -> str:
-    """What went wrong connecting to Kafka, naming the settings to check."""
+def explain_kafka(
+    kafka: KafkaSettings, cause: BaseException | None, unreachable_hint: str | None = None
+) -> str:
+    """What went wrong connecting to Kafka, naming the settings to check (or, for an
+    unreachable broker, ``unreachable_hint`` when given)."""
     servers = kafka.bootstrap_servers
     if isinstance(
         cause, kafka_errors.SaslAuthenticationFailed | kafka_errors.AuthenticationFailedError
@@ -76,10 +79,8 @@ def explain_kafka(kafka: KafkaSettings, cause: BaseException | None) -> str:
             "UTXOIQ_KAFKA_SECURITY_PROTOCOL and UTXOIQ_KAFKA_SSL_CAFILE"
         )
     detail = f" ({one_line(str(cause), 200)})" if cause is not None else ""
-    return (
-        f"cannot reach Kafka at {servers}{detail}: check KAFKA_BOOTSTRAP_SERVERS "
-        "and UTXOIQ_KAFKA_SECURITY_PROTOCOL"
-    )
+    hint = unreachable_hint or "check KAFKA_BOOTSTRAP_SERVERS and UTXOIQ_KAFKA_SECURITY_PROTOCOL"
+    return f"cannot reach Kafka at {servers}{detail}: {hint}"
 
 
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
@@ -91,8 +92,19 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def explain_database(exc: BaseException) -> str | None:
-    """One line for a PostgreSQL connection or permission failure; None if it is not one."""
+def _is_connection_failure(error: BaseException) -> bool:
+    """Refused, reset, unknown host, or several addresses all refused (``OSError`` with
+    no file name, as asyncpg raises it for a host that resolves to more than one)."""
+    if isinstance(error, ConnectionError | socket.gaierror | TimeoutError):
+        return True
+    return type(error) is OSError and error.filename is None
+
+
+def explain_database(
+    exc: BaseException, address: str = "", unreachable_hint: str | None = None
+) -> str | None:
+    """One line for a PostgreSQL connection or permission failure; None if it is not one.
+    ``address`` (credentials masked) is named when the server cannot be reached."""
     for error in exception_chain(exc):
         sqlstate = getattr(error, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate in _SQLSTATE_HINTS:
@@ -102,6 +114,8 @@ def explain_database(exc: BaseException) -> str | None:
                 f"PostgreSQL: TLS failed ({one_line(str(error), 200)}): check "
                 "UTXOIQ_DB_SSLMODE and UTXOIQ_DB_SSL_CA_FILE"
             )
-        if isinstance(error, ConnectionError | socket.gaierror):
-            return f"cannot reach PostgreSQL ({one_line(str(error), 200)}): check DATABASE_URL"
+        if _is_connection_failure(error):
+            at = f" at {address}" if address else ""
+            hint = unreachable_hint or "check DATABASE_URL"
+            return f"cannot reach PostgreSQL{at} ({one_line(str(error), 200)}): {hint}"
     return None

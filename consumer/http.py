@@ -115,25 +115,22 @@ def _write(
 
 @contextlib.asynccontextmanager
 async def ops_server(service: IngestService) -> AsyncIterator[OpsServer | None]:
-    """The endpoint on ``UTXOIQ_HTTP_HOST:UTXOIQ_HTTP_PORT`` for the block's duration (0: off)."""
+    """The endpoint on ``UTXOIQ_HTTP_HOST:UTXOIQ_HTTP_PORT`` for the block's duration
+    (``off``: none). A port that cannot be bound stops the start with one line: a service
+    without its probes and metrics would look dead to the platform while it consumes."""
     ingest = service.settings.ingest
-    if ingest.http_port == 0:
+    if ingest.http_port == "off":
         yield None
         return
     server = OpsServer(service, ingest.http_host, ingest.http_port)
     try:
         await server.start()
     except OSError as exc:
-        problem = (
+        raise ConfigurationError(
             f"cannot listen on {ingest.http_host}:{ingest.http_port} "
-            f"(UTXOIQ_HTTP_HOST, UTXOIQ_HTTP_PORT): {exc.strerror or exc}"
-        )
-        if "http_port" in ingest.model_fields_set:
-            raise ConfigurationError(problem) from exc
-        # The default port, taken by another consumer on the same host: consume anyway.
-        log.warning(f"{problem}; running without the operations endpoint")
-        yield None
-        return
+            f"(UTXOIQ_HTTP_HOST, UTXOIQ_HTTP_PORT): {exc.strerror or exc}; "
+            "choose a free port, or UTXOIQ_HTTP_PORT=off for no operations endpoint"
+        ) from exc
     try:
         yield server
     finally:

@@ -121,6 +121,9 @@ class PipelineRunner:
         self.positions: dict[TopicPartition, int | None] = {}
         self.unpositioned: set[TopicPartition] = set()
         self.breaker_open = False
+        self.settled = asyncio.Event()
+        """Set once the member has joined its group and sought every partition it was
+        given (maybe none) to its stored position."""
         self.last_progress = time.monotonic()
         self.loop_heartbeat = time.monotonic()
         self._writing: dict[int, asyncio.Task[None]] = {}
@@ -308,6 +311,8 @@ class PipelineRunner:
         self.telemetry.assigned.labels(self.pipeline.name).set(len(assigned))
         if assigned:
             log.info("partitions assigned", extra={**self._log, "partitions": _names(assigned)})
+        else:
+            self.settled.set()
 
     async def _seek_to_stored_positions(self, stop: asyncio.Event) -> None:
         consumer = self._consumer
@@ -363,6 +368,8 @@ class PipelineRunner:
             self.unpositioned.discard(tp)
         self._resume_positioned()  # also what a failed read paused
         self._mirror.submit(sought)
+        if not self.unpositioned:
+            self.settled.set()
         log.info(
             "resuming from stored positions",
             extra={**self._log, "positions": {f"{t.partition}": p for t, p in stored.items()}},

@@ -22,7 +22,9 @@ from consumer.deadletters import DeadLetterPublisher
 from consumer.diagnose import exception_chain, kafka_cause
 from consumer.errors import ConfigurationError, one_line
 from consumer.http import ops_server
+from consumer.logs import summarise_client_floods
 from consumer.pipelines import Pipeline, build_pipelines
+from consumer.ready import announce_ready
 from consumer.runner import PipelineRunner
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
@@ -189,6 +191,7 @@ class IngestService:
         self.pipelines: list[Pipeline] = build_pipelines(settings, streams)
         self.telemetry = telemetry or Telemetry()
         self.runners: list[PipelineRunner] = []
+        self.ops_port: int | str = "off"
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the first pipeline failure stops the others.
@@ -196,8 +199,13 @@ class IngestService:
         The operations endpoint (``/metrics``, ``/healthz``, ``/readyz``) serves from
         start-up to exit.
         """
-        async with ops_server(self):
-            await self._consume(stop)
+        async with ops_server(self) as server:
+            self.ops_port = "off" if server is None else server.port
+            summariser = asyncio.create_task(summarise_client_floods())
+            try:
+                await self._consume(stop)
+            finally:
+                summariser.cancel()
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await until_reachable(
@@ -224,6 +232,7 @@ class IngestService:
     async def _run_all(self, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(r.run(stop), name=r.pipeline.name) for r in self.runners]
         stopper = asyncio.create_task(stop.wait())
+        announcer = asyncio.create_task(announce_ready(self))
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             failed = [t for t in done if t is not stopper and t.exception() is not None]
@@ -239,5 +248,6 @@ class IngestService:
                     raise result
         finally:
             stopper.cancel()
+            announcer.cancel()
             for task in tasks:
                 task.cancel()

@@ -11,7 +11,7 @@ import ssl
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import (
@@ -271,6 +271,12 @@ class DatabaseSettings(BaseSettings):
             query.append(("ssl", self.effective_sslmode.value))
         return urlunsplit(("postgresql+asyncpg", *parts[1:3], urlencode(query), parts.fragment))
 
+    def address(self) -> str:
+        """``host:port/database`` of the URL, without user or password."""
+        parts = urlsplit(self.url.get_secret_value())
+        host = parts.netloc.rsplit("@", 1)[-1] or "localhost"
+        return f"{host}{parts.path}"
+
     def masked_url(self) -> str:
         """The URL with its password (in the user part or the query) replaced by ``***``."""
         parts = urlsplit(self.url.get_secret_value())
@@ -329,7 +335,12 @@ class IngestSettings(BaseSettings):
     default_partitions: int = Field(default=3, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
-    http_port: int = Field(default=9400, ge=0, le=65535)
+    log_flood_interval_s: float = Field(default=10.0, gt=0)
+    """The Kafka client's repeated warnings and errors: one summary line per cause per
+    interval, with a count."""
+    http_port: Annotated[int, Field(ge=0, le=65535)] | Literal["off"] = 9400
+    """The operations endpoint's port; ``off``: no endpoint; 0: a free port the system
+    picks. A port that cannot be bound stops the start."""
     http_host: str = "0.0.0.0"
     health_stall_s: float = Field(default=120.0, gt=0)
     ready_db_timeout_s: float = Field(default=2.0, gt=0)

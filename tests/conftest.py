@@ -25,6 +25,7 @@ from consumer.settings import (
 from consumer.topics_admin import start_or_close
 from tests.support.events import key_of, to_bytes
 from tests.support.services import Services, find_services
+from tests.support.test_database import TestDatabaseUnavailable
 
 DELETE_TOPICS_AT_ONCE = 100
 DELETE_TOPICS_WITHIN_S = 30
@@ -43,11 +44,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
+    """The servers, and the suite's own database (also for the commands tests run)."""
     try:
         found = find_services()
+    except TestDatabaseUnavailable as exc:
+        pytest.fail(str(exc), False)
     except Exception as exc:  # a missing service fails the run, it is never skipped
         pytest.fail(f"Kafka and PostgreSQL are required for integration tests: {exc}", False)
-    yield found
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATABASE_URL", found.database_url)
+        yield found
     found.close()
 
 

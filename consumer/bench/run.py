@@ -109,7 +109,7 @@ class Workspace:
             "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
             f"UTXOIQ_TOPIC_{stream.value.upper()}": settings.topics.source(stream),
             "UTXOIQ_GROUP_PREFIX": settings.ingest.group_prefix,
-            "UTXOIQ_HTTP_PORT": "0",
+            "UTXOIQ_HTTP_PORT": "off",
             "UTXOIQ_LOG_FORMAT": "json",
             "UTXOIQ_LOG_LEVEL": "INFO",
         }

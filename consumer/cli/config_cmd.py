@@ -10,6 +10,7 @@ import typer
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from consumer.cli.addresses import ADDRESS_VARIABLES, ADDRESSES
 from consumer.cli.common import load_settings
 from consumer.settings import DatabaseSettings, Settings, env_name
 
@@ -62,17 +63,27 @@ def sections(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
+def address_origins() -> dict[str, str]:
+    """Each address variable with where its value came from."""
+    return {name: ADDRESSES.source(name).describe() for name in ADDRESS_VARIABLES}
+
+
 @app.command()
 def show(
     output: OutputFormat = typer.Option(
         OutputFormat.ENV, "--format", "-f", help="env: VAR=value lines; json: an object per system."
     ),
 ) -> None:
-    """Print the effective settings (environment and defaults), secrets masked."""
+    """Print the effective settings (environment and defaults), secrets masked, and where
+    the broker and database addresses came from (environment, local stack or default)."""
     shown = sections(load_settings())
+    origins = address_origins()
     if output is OutputFormat.JSON:
-        typer.echo(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+        document = {"address_sources": origins, **shown}
+        typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
         return
+    for variable, origin in origins.items():
+        typer.echo(f"# {variable} from {origin}")
     for name, values in shown.items():
         typer.echo(f"# {name}")
         for key, value in values.items():

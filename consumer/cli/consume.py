@@ -20,7 +20,10 @@ def consume(
 ) -> None:
     """Consume events into PostgreSQL (exactly-once effects, dead letters to <topic>.dlq)."""
     settings = load_settings()
-    configure_logging(settings.ingest.log_level, settings.ingest.log_format)
+    ingest = settings.ingest
+    configure_logging(
+        ingest.log_level, ingest.log_format, ingest.startup_timeout_s, ingest.log_flood_interval_s
+    )
     tune_garbage_collector()
     run(_consume(IngestService(settings, pipeline or None)))
 

@@ -22,7 +22,7 @@ from consumer.cli.errors import EXIT_USAGE, fail, parsed
 from consumer.cli.guard import guarded
 from consumer.coordinates import Record, RecordId
 from consumer.db.pool import create_pool
-from consumer.ops.arguments import parse_record_id, parse_when
+from consumer.ops.arguments import TIME_FORMS, parse_record_id, parse_when
 from consumer.ops.dlq import (
     DeadLetterFilter,
     DeadLetterRow,
@@ -53,8 +53,8 @@ TOPIC = typer.Option(None, "--topic", help="Source topic.")
 STAGE = typer.Option(None, "--stage", help="decode, validate or apply.")
 ERROR_CLASS = typer.Option(None, "--error-class", help="e.g. UnknownJob, MalformedJson.")
 STATUS = typer.Option(None, "--status", help="pending, redriven or discarded.")
-SINCE = typer.Option(None, "--since", metavar="T", help="Failed at or after T (ISO, or 2h).")
-UNTIL = typer.Option(None, "--until", metavar="T", help="Failed before T (ISO, or 2h).")
+SINCE = typer.Option(None, "--since", metavar="T", help=f"Failed at or after T: {TIME_FORMS}.")
+UNTIL = typer.Option(None, "--until", metavar="T", help=f"Failed before T: {TIME_FORMS}.")
 KEY = typer.Option(None, "--key", help="Record key (UTF-8).")
 LIMIT = typer.Option(None, "--limit", metavar="N", help="At most N records.")
 IDS = typer.Argument(None, metavar="[TOPIC:PARTITION:OFFSET]...", help="Only these records.")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+
 import typer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -17,10 +21,13 @@ from consumer.cli import (
     schemas_cmd,
     status,
 )
+from consumer.cli.addresses import ADDRESSES, explain_database_failure, explain_kafka_failure
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
-from consumer.diagnose import explain_database, explain_kafka, kafka_cause
+from consumer.cli.files import FileProblem, describe_os_error
+from consumer.cli.help import without_flag_placeholders
 from consumer.errors import ConfigurationError, one_line
+from consumer.logs import CLIENT_LOGGER
 
 app = typer.Typer(
     name="utxoiq",
@@ -43,6 +50,10 @@ app.add_typer(bench.app, name="bench")
 
 def main() -> None:
     """Entry point: known failures become one line on stderr and a non-zero exit."""
+    ADDRESSES.adopt(os.environ, Path.cwd())
+    # A command explains a failure to reach Kafka in one line of its own; the client's
+    # log lines (``consume`` configures its logging afresh) would say it again, raw.
+    logging.getLogger(CLIENT_LOGGER).setLevel(logging.CRITICAL)
     try:
         code = _run_app()
     except ConfigurationError as exc:
@@ -62,7 +73,7 @@ def _run_app() -> int:
     recognised by name and shape rather than imported.
     """
     try:
-        result = app(standalone_mode=False)
+        result = without_flag_placeholders(typer.main.get_command(app))(standalone_mode=False)
     except Exception as exc:
         kind = type(exc).__name__
         context = getattr(exc, "ctx", None)
@@ -79,16 +90,17 @@ def _run_app() -> int:
 
 
 def explain(exc: Exception) -> str | None:
-    """One line for a failure to reach, or be let in by, Kafka or PostgreSQL."""
+    """One line for a file-system failure, or a failure to reach, or be let in by, Kafka
+    or PostgreSQL (naming the address tried, credentials masked)."""
+    if isinstance(exc, FileProblem):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return describe_os_error(exc)
     if isinstance(exc, KafkaConnectionError):
-        kafka = load_settings().kafka
-        return explain_kafka(kafka, run(kafka_cause(kafka)))
+        return run(explain_kafka_failure(load_settings().kafka))
     if isinstance(exc, KafkaError):
         return f"Kafka: {type(exc).__name__}: {one_line(str(exc))}"
-    database = explain_database(exc)
-    if database is None and isinstance(exc, OSError):
-        return f"cannot connect: {one_line(str(exc))}"
-    return database
+    return explain_database_failure(exc)
 
 
 if __name__ == "__main__":

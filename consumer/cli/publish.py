@@ -18,12 +18,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from consumer.cli.addresses import explain_kafka_failure
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import fail
+from consumer.cli.files import input_file
 from consumer.settings import Settings
 from schemas.codec import EVENT_ADAPTER, EventRejected, decode
 from schemas.events import AnyEvent
-from schemas.publisher import EventPublisher, PublishError
+from schemas.publisher import BrokerUnreachable, EventPublisher, PublishError
 from schemas.topics import Stream, stream_of
 
 CHUNK = 1000
@@ -61,9 +63,7 @@ def publish(
     if str(source) == "-":
         summary = run(_publish(settings, sys.stdin, None, check))
     else:
-        if not source.is_file():
-            fail(f"no such file: {source}")
-        with source.open(encoding="utf-8", errors="surrogateescape") as stream:
+        with input_file(source).open(encoding="utf-8", errors="surrogateescape") as stream:
             summary = run(_publish(settings, stream, source.stat().st_size, check))
     typer.echo(summary.describe(check))
     if summary.refused:
@@ -110,7 +110,7 @@ async def _publish(settings: Settings, lines: IO[str], total: int | None, check:
     run = _Run(settings, None if check else publisher_for(settings), progress, task)
     try:
         if run.publisher is not None:
-            await _start(run.publisher)
+            await _start(run.publisher, settings)
         with run.progress:
             for chunk in _chunks(lines, CHUNK):
                 await run.send(run.validate(chunk))
@@ -120,9 +120,11 @@ async def _publish(settings: Settings, lines: IO[str], total: int | None, check:
     return run.summary
 
 
-async def _start(publisher: EventPublisher) -> None:
+async def _start(publisher: EventPublisher, settings: Settings) -> None:
     try:
         await publisher.start()
+    except BrokerUnreachable:
+        fail(await explain_kafka_failure(settings.kafka))
     except PublishError as exc:
         fail(str(exc))
 

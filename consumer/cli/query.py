@@ -11,10 +11,17 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from consumer.cli.addresses import explain_database_failure
 from consumer.cli.common import run
-from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, describe_settings_error, fail
+from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, describe_settings_error, fail, parsed
+from consumer.ops.arguments import TIME_FORMS, parse_when
 from consumer.readside.engine import dispose_engines
-from consumer.readside.errors import DatabaseError, InvalidQuery, RecordNotFound
+from consumer.readside.errors import (
+    DatabaseConnectionError,
+    DatabaseError,
+    InvalidQuery,
+    RecordNotFound,
+)
 from consumer.readside.models import (
     BackfillJob,
     FeedbackPage,
@@ -37,8 +44,8 @@ Query = Callable[[DatabaseService], Awaitable[M]]
 JSON = typer.Option(False, "--json", help="Print the result as JSON instead of a table.")
 LIMIT = typer.Option(DEFAULT_LIMIT, "--limit", "-n", help="Rows per page (1 to 1000).")
 CURSOR = typer.Option(None, "--cursor", help="The next_cursor printed by the previous page.")
-START = typer.Option(..., "--start", help="Range start, ISO 8601 with an offset (inclusive).")
-END = typer.Option(..., "--end", help="Range end, ISO 8601 with an offset (exclusive).")
+START = typer.Option(..., "--start", metavar="T", help=f"Range start, inclusive: {TIME_FORMS}.")
+END = typer.Option(..., "--end", metavar="T", help=f"Range end, exclusive: {TIME_FORMS}.")
 
 
 def _service() -> DatabaseService:
@@ -63,17 +70,15 @@ def _answer(query: Query[M]) -> M:
         fail(str(exc), EXIT_USAGE)
     except RecordNotFound as exc:
         fail(str(exc), EXIT_FAILURE)
+    except DatabaseConnectionError as exc:
+        fail(explain_database_failure(exc) or f"database: {exc}", EXIT_FAILURE)
     except DatabaseError as exc:
         fail(f"database: {type(exc).__name__}: {exc}", EXIT_FAILURE)
 
 
 def _time(name: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{name} is not an ISO 8601 time: {text!r}", EXIT_USAGE)
+    """The same forms every time option of the CLI takes (``parse_when``)."""
+    return parsed(name, parse_when, text)
 
 
 def _required_time(name: str, text: str) -> datetime:
@@ -173,8 +178,12 @@ FEEDBACK_COLUMNS = ("insight_id", "user_id", "rating", "flags", "comment", "subm
 def feedback(
     insight_id: str | None = typer.Option(None, "--insight", help="Only this insight."),
     user_id: str | None = typer.Option(None, "--user", help="Only this user."),
-    since: str | None = typer.Option(None, "--since", help="Submitted at or after (ISO 8601)."),
-    until: str | None = typer.Option(None, "--until", help="Submitted before (ISO 8601)."),
+    since: str | None = typer.Option(
+        None, "--since", metavar="T", help=f"Submitted at or after T: {TIME_FORMS}."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", metavar="T", help=f"Submitted before T: {TIME_FORMS}."
+    ),
     limit: int = LIMIT,
     cursor: str | None = CURSOR,
     as_json: bool = JSON,

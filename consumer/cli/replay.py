@@ -9,7 +9,7 @@ from rich.table import Table
 from consumer.cli.common import load_settings
 from consumer.cli.errors import EXIT_USAGE, fail, parsed
 from consumer.cli.guard import guarded
-from consumer.ops.arguments import parse_partitions, parse_when
+from consumer.ops.arguments import TIME_FORMS, parse_partitions, parse_when
 from consumer.ops.errors import OperationRefused
 from consumer.ops.replay import (
     ReplayPlan,
@@ -34,7 +34,7 @@ def replay(
         None,
         "--to-datetime",
         metavar="T",
-        help="First record at or after T (ISO 8601, UTC if no offset; or an age: 2h, 7d).",
+        help=f"First record at or after T: {TIME_FORMS}.",
     ),
     shift_by: int | None = typer.Option(
         None, "--shift-by", metavar="N", help="The stored position plus N (N < 0 goes back)."

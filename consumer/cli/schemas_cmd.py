@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from consumer.cli.errors import EXIT_USAGE, describe_settings_error, fail
+from consumer.cli.files import output_folder
 from consumer.ops.asyncapi import asyncapi_document
 from consumer.settings import IngestSettings, TopicSettings
 from schemas.events import EVENT_MODELS, event_type_of
@@ -44,7 +45,7 @@ def export(
 
     The AsyncAPI document uses the topic names of this environment (UTXOIQ_TOPIC_*).
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    output_folder(directory)
     for model in EVENT_MODELS:
         name = event_type_of(model)
         path = directory / f"{name}.schema.json"

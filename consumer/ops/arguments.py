@@ -13,6 +13,9 @@ from schemas.topics import Stream
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
+TIME_FORMS = "ISO 8601 (UTC if no offset) or an age such as 30s, 15m, 2h, 7d, 1w"
+"""What every time option of the CLI accepts, as its help text says it."""
+
 
 def parse_when(text: str, now: datetime | None = None) -> datetime:
     """An ISO 8601 date or time (UTC when no offset is given), or ``30s``/``15m``/``2h``/

@@ -57,8 +57,18 @@ async def test_query_commands_print_json_tables_and_one_line_errors(
     assert missing.stderr.count("\n") == 1
     assert "no backfill job" in missing.stderr
 
-    naive = _query(settings, "metrics", "api", "latency", "--start", "2026-01-01T00:00",
-                   "--end", "2026-01-02T00:00Z")  # fmt: skip
-    assert naive.returncode == 2
-    assert naive.stderr.count("\n") == 1
-    assert "time zone" in naive.stderr
+    bad = _query(settings, "metrics", "api", "latency", "--start", "yesterday", "--end", "1h")
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1
+    assert "--start: not a time: 'yesterday'" in bad.stderr and "2h" in bad.stderr
+
+
+async def test_every_time_option_of_query_takes_ages_and_iso_times_as_dlq_does(
+    settings: Settings,
+) -> None:
+    """``--since 2h`` and ``--until`` an ISO time without offset (UTC) are accepted by
+    ``query feedback``, and ``--start 2h --end 0s`` by ``query metrics``."""
+    feedback = _query(settings, "feedback", "--since", "2h", "--until", "2999-01-01T00:00")
+    assert feedback.returncode == 0, feedback.stderr
+    metrics = _query(settings, "metrics", "api", "latency", "--start", "2h", "--end", "0s")
+    assert metrics.returncode == 0, metrics.stderr

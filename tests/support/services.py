@@ -3,7 +3,8 @@
 In order: addresses from the environment (``KAFKA_BOOTSTRAP_SERVERS`` and
 ``DATABASE_URL``); else testcontainers when a Docker engine answers; else the project's
 own local stack (``deploy/stack.sh up``). A missing service is a failure with a clear
-message, never a skip.
+message, never a skip. The tests use the database ``<name>_test`` on that server, never
+the one the URL names (``tests.support.test_database``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consumer.cli.addresses import read_env_file
+from tests.support.test_database import ensure_test_database
+
 REPO = Path(__file__).resolve().parents[2]
 STACK_ENV = REPO / ".stack" / "env"
 
@@ -23,6 +27,7 @@ STACK_ENV = REPO / ".stack" / "env"
 class Services:
     bootstrap_servers: str
     database_url: str
+    """The suite's own database (``<name>_test``)."""
     origin: str
     extra: dict[str, str] = field(default_factory=dict)
     _containers: list[Any] = field(default_factory=list)
@@ -35,18 +40,6 @@ class Services:
     def close(self) -> None:
         for container in reversed(self._containers):
             container.stop()
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.removeprefix("export ")
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
 
 
 def _docker_answers() -> bool:
@@ -87,6 +80,13 @@ def _from_local_stack() -> Services:
 
 
 def find_services() -> Services:
+    """The broker, and the server with the suite's own database created on it."""
+    found = _find_servers()
+    found.database_url = ensure_test_database(found.database_url)
+    return found
+
+
+def _find_servers() -> Services:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     database = os.environ.get("DATABASE_URL")
     if bootstrap and database:

@@ -86,3 +86,46 @@ def test_publish_check_refuses_a_bad_line_naming_line_and_field(tmp_path: Path) 
     assert result.returncode == 1
     assert "line 3" in result.stderr
     assert "data.value" in result.stderr
+
+
+def test_schemas_export_to_a_file_says_it_is_a_file(tmp_path: Path) -> None:
+    """A path that is a file, or runs through one, is a file-system error, not a
+    connection failure."""
+    target = tmp_path / "schemas.json"
+    target.write_text("")
+    for path, expected in (
+        (target, f"{target} is a file, not a folder: give a folder to write into"),
+        (target / "sub", f"cannot create folder {target / 'sub'}: a part of the path is a file"),
+    ):
+        result = utxoiq("schemas", "export", str(path))
+        assert result.returncode == 1
+        assert result.stderr == f"utxoiq: error: {expected}\n"
+
+
+def test_publish_of_a_folder_is_refused_as_a_folder(tmp_path: Path) -> None:
+    result = utxoiq("publish", "--check", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"utxoiq: error: {tmp_path} is a folder, not a file: give the path of an NDJSON file\n"
+    )
+    missing = utxoiq("publish", "--check", str(tmp_path / "none.ndjson"))
+    assert missing.stderr == f"utxoiq: error: no such file: {tmp_path / 'none.ndjson'}\n"
+
+
+@pytest.mark.parametrize(
+    "command", [(), ("replay",), ("dlq", "list"), ("query", "feedback"), ("publish",)]
+)
+def test_help_shows_no_type_placeholder_on_flags(command: tuple[str, ...]) -> None:
+    shown = utxoiq(*command, "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "--help" in shown.stdout
+    assert "<bool>" not in shown.stdout
+
+
+def test_query_time_options_are_checked_like_dlq_ones() -> None:
+    """The same bad time gets the same one line from ``query`` as from ``dlq``."""
+    query = utxoiq("query", "feedback", "--since", "soon")
+    dlq = utxoiq("dlq", "list", "--since", "soon")
+    assert query.returncode == dlq.returncode == 2
+    assert query.stderr == dlq.stderr
+    assert "not a time: 'soon'" in query.stderr and "2h" in query.stderr

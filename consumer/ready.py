@@ -1,0 +1,44 @@
+"""The one ``ready`` line of a consumer process: what it consumes, from where, to where.
+
+Logged once, when every pipeline's member has joined its group and sought its
+partitions to their stored positions; from then on the client's group-formation noise
+is logged at its real level (``consumer.logs.ClientLogFilter``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from consumer.logs import installed_client_filter
+
+if TYPE_CHECKING:
+    from consumer.service import IngestService
+
+log = logging.getLogger("utxoiq.service")
+
+
+def ready_fields(service: IngestService) -> dict[str, Any]:
+    """The ready line's fields; addresses carry no user name and no password."""
+    settings = service.settings
+    return {
+        "pipelines": [runner.pipeline.name for runner in service.runners],
+        "partitions": {
+            runner.pipeline.name: sorted(tp.partition for tp in runner.positions)
+            for runner in service.runners
+        },
+        "kafka": settings.kafka.bootstrap_servers,
+        "database": settings.database.address(),
+        "ops_port": service.ops_port,
+    }
+
+
+async def announce_ready(service: IngestService) -> None:
+    """Wait until every pipeline has settled (``PipelineRunner.settled``), then log the
+    ready line once."""
+    await asyncio.gather(*(runner.settled.wait() for runner in service.runners))
+    log.info("ready", extra=ready_fields(service))
+    client_filter = installed_client_filter()
+    if client_filter is not None:
+        client_filter.service_ready()
