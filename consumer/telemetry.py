@@ -97,7 +97,7 @@ class Telemetry:
         )
 
     def batch_committed(self, pipeline: str, topic: str, report: BatchReport) -> None:
-        for outcome in (Outcome.INSERTED, Outcome.UPDATED, Outcome.SUPERSEDED):
+        for outcome in (Outcome.INSERTED, Outcome.UPDATED, Outcome.SUPERSEDED, Outcome.EXPIRED):
             if report.outcomes[outcome]:
                 self.records.labels(pipeline, topic, outcome.value).inc(report.outcomes[outcome])
         dead = sum(report.dead_by_stage.values())

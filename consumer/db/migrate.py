@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -34,6 +35,14 @@ def downgrade(database: DatabaseSettings, revision: str = "base") -> None:
 def head_revision() -> str | None:
     """The newest migration in the package (no database or settings needed)."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def is_known_revision(revision: str) -> bool:
+    """True when ``revision`` is one of the package's migrations (False: a newer code's)."""
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 async def current_revision(database: DatabaseSettings) -> str | None:

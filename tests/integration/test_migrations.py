@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from consumer.db.migrate import current_revision, downgrade, head_revision, upgrade
 from consumer.db.tables import metadata
 from consumer.errors import ConfigurationError
+from consumer.metrics.partitions import modelled
 from consumer.service import prepare_schema
 from consumer.settings import DatabaseSettings, IngestSettings, Settings
 
@@ -49,7 +50,9 @@ async def _differences(settings: DatabaseSettings) -> list[object]:
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_name": modelled}), metadata
+                )
             )
     finally:
         await engine.dispose()

@@ -21,7 +21,7 @@ from tests.support import events as ev
 from tests.support.running import running_service
 from tests.support.waiting import wait_until
 
-DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
+DAY0 = ev.BASE_TIME
 SERVICE, TYPE = "api", "latency"
 
 
@@ -115,7 +115,10 @@ async def test_hourly_aggregate_matches_the_raw_samples_for_any_offset_and_align
     events = await _ingest(settings, publish, clean_db)
     india = timezone(timedelta(hours=5, minutes=30))
     ranges = [
-        (datetime(2026, 11, 3, 9, 0, tzinfo=india), datetime(2026, 11, 3, 20, 45, tzinfo=india)),
+        (
+            (DAY0 + timedelta(days=1, hours=9)).replace(tzinfo=india),
+            (DAY0 + timedelta(days=1, hours=20, minutes=45)).replace(tzinfo=india),
+        ),
         (DAY0 + timedelta(hours=2), DAY0 + timedelta(hours=30)),
         (DAY0 + timedelta(hours=7, minutes=5), DAY0 + timedelta(hours=7, minutes=55)),
     ]
