@@ -3,7 +3,6 @@ removed after it, against real PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,18 +13,16 @@ import orjson
 import pytest
 
 from consumer.bench.preload import preload, remove_drain_rows
-from consumer.db.migrate import upgrade
 from consumer.metrics.partitions import DEFAULT_PARTITION
 from consumer.outcomes import Decoded
 from consumer.settings import DatabaseSettings, MetricsRetentionSettings, Settings
 from consumer.writers.feedback import write_feedback
 from consumer.writers.metrics import write_metrics
-from consumer.writers.staging import create_staging_tables
 from schemas import decode
 from schemas.topics import Stream
 from tests.support import events as ev
 from tests.support.running import run_utxoiq
-from tests.support.scratch import scratch_database
+from tests.support.scratch import scratch_pool
 from tests.unit.helpers import record
 
 RETENTION = MetricsRetentionSettings()
@@ -33,15 +30,8 @@ RETENTION = MetricsRetentionSettings()
 
 @pytest.fixture
 async def pool(database_settings: DatabaseSettings) -> AsyncIterator[asyncpg.Pool]:
-    async with scratch_database(database_settings, "preload") as database:
-        await asyncio.to_thread(upgrade, database)
-        created = await asyncpg.create_pool(
-            database.dsn, min_size=1, max_size=3, init=create_staging_tables
-        )
-        try:
-            yield created
-        finally:
-            await created.close()
+    async with scratch_pool(database_settings, "preload") as created:
+        yield created
 
 
 async def test_preloaded_samples_spread_over_the_retention_with_a_tenth_random_ids(

@@ -11,20 +11,18 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from consumer.db.migrate import upgrade
 from consumer.metrics.maintain import attached_days, maintain
 from consumer.metrics.partitions import DEFAULT_PARTITION, partition_name, wanted_days
 from consumer.metrics.window import BEYOND_HORIZON_REASON, SampleWindow
 from consumer.outcomes import Decoded, Outcome
 from consumer.settings import DatabaseSettings, MetricsRetentionSettings, Settings
 from consumer.writers.metrics import write_metrics
-from consumer.writers.staging import create_staging_tables
 from schemas import decode
 from schemas.topics import Stream
 from tests.conftest import Publish
 from tests.support import events as ev
 from tests.support.running import running_service
-from tests.support.scratch import scratch_database
+from tests.support.scratch import scratch_pool
 from tests.support.waiting import wait_until
 from tests.unit.helpers import record
 
@@ -35,15 +33,8 @@ WINDOW = SampleWindow.of(RETENTION)
 @pytest.fixture
 async def partitioned(database_settings: DatabaseSettings) -> AsyncIterator[asyncpg.Pool]:
     """A database of its own at the newest revision (today and seven days ahead made)."""
-    async with scratch_database(database_settings, "partitions") as database:
-        await asyncio.to_thread(upgrade, database)
-        pool = await asyncpg.create_pool(
-            database.dsn, min_size=1, max_size=4, init=create_staging_tables
-        )
-        try:
-            yield pool
-        finally:
-            await pool.close()
+    async with scratch_pool(database_settings, "partitions") as created:
+        yield created
 
 
 def _decoded(events: Sequence[dict[str, object]]) -> list[Decoded]:

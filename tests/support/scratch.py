@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -9,7 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from consumer.db.migrate import upgrade
 from consumer.settings import DatabaseSettings
+from consumer.writers.staging import create_staging_tables
 
 
 @contextlib.asynccontextmanager
@@ -24,3 +27,18 @@ async def scratch_database(server: DatabaseSettings, tag: str) -> AsyncIterator[
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_pool(server: DatabaseSettings, tag: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a scratch database at the newest revision, its sessions holding the
+    pipelines' staging tables."""
+    async with scratch_database(server, tag) as database:
+        await asyncio.to_thread(upgrade, database)
+        pool = await asyncpg.create_pool(
+            database.dsn, min_size=1, max_size=4, init=create_staging_tables
+        )
+        try:
+            yield pool
+        finally:
+            await pool.close()

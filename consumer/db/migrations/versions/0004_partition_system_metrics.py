@@ -44,16 +44,10 @@ $$
 """
 
 
-def upgrade() -> None:
-    op.execute("LOCK TABLE system_metrics IN ACCESS EXCLUSIVE MODE")
-    op.execute("ALTER TABLE system_metrics RENAME TO system_metrics_unpartitioned")
-    op.execute("ALTER INDEX pk_system_metrics RENAME TO pk_system_metrics_unpartitioned")
+def _create_table(key: str, partition_by: str = "") -> None:
+    """``system_metrics`` with ``key`` as its primary key, and its series index."""
     op.execute(
-        "ALTER INDEX ix_system_metrics_series_time "
-        "RENAME TO ix_system_metrics_unpartitioned_series_time"
-    )
-    op.execute(
-        """
+        f"""
 CREATE TABLE system_metrics (
   event_id uuid NOT NULL,
   service_name text NOT NULL,
@@ -62,13 +56,24 @@ CREATE TABLE system_metrics (
   unit text NOT NULL,
   recorded_at timestamptz NOT NULL,
   ingested_at timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT pk_system_metrics PRIMARY KEY (recorded_at, event_id)
-) PARTITION BY RANGE (recorded_at)"""
+  CONSTRAINT pk_system_metrics PRIMARY KEY ({key})
+) {partition_by}"""
     )
     op.execute(
         "CREATE INDEX ix_system_metrics_series_time "
         "ON system_metrics (service_name, metric_type, recorded_at)"
     )
+
+
+def upgrade() -> None:
+    op.execute("LOCK TABLE system_metrics IN ACCESS EXCLUSIVE MODE")
+    op.execute("ALTER TABLE system_metrics RENAME TO system_metrics_unpartitioned")
+    op.execute("ALTER INDEX pk_system_metrics RENAME TO pk_system_metrics_unpartitioned")
+    op.execute(
+        "ALTER INDEX ix_system_metrics_series_time "
+        "RENAME TO ix_system_metrics_unpartitioned_series_time"
+    )
+    _create_table("recorded_at, event_id", "PARTITION BY RANGE (recorded_at)")
     op.execute("CREATE TABLE system_metrics_default PARTITION OF system_metrics DEFAULT")
     op.execute(MAKE_DAY_PARTITIONS)
     op.execute(
@@ -84,23 +89,7 @@ def downgrade() -> None:
     op.execute(
         "ALTER INDEX ix_system_metrics_series_time RENAME TO ix_system_metrics_partitioned_series"
     )
-    op.execute(
-        """
-CREATE TABLE system_metrics (
-  event_id uuid NOT NULL,
-  service_name text NOT NULL,
-  metric_type text NOT NULL,
-  value double precision NOT NULL,
-  unit text NOT NULL,
-  recorded_at timestamptz NOT NULL,
-  ingested_at timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT pk_system_metrics PRIMARY KEY (event_id)
-)"""
-    )
-    op.execute(
-        "CREATE INDEX ix_system_metrics_series_time "
-        "ON system_metrics (service_name, metric_type, recorded_at)"
-    )
+    _create_table("event_id")
     # The old key holds one sample per event id: of an id reused with other times, the
     # earliest sample is kept.
     op.execute(
