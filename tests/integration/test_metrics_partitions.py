@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -22,7 +22,7 @@ from schemas.topics import Stream
 from tests.conftest import Publish
 from tests.support import events as ev
 from tests.support.running import running_service
-from tests.support.scratch import scratch_pool
+from tests.support.scratch import scratch_database, scratch_pool
 from tests.support.waiting import wait_until
 from tests.unit.helpers import record
 
@@ -139,42 +139,42 @@ async def test_retention_drops_whole_days_and_trims_hourly_rollups(
     )
 
 
-async def test_retention_running_while_samples_are_written_loses_none(
-    partitioned: asyncpg.Pool,
+async def test_retention_running_while_the_consumer_writes_loses_nothing(
+    make_settings: Callable[..., Settings],
+    database_settings: DatabaseSettings,
+    publish: Publish,
 ) -> None:
-    """Batches written while maintenance drops ten days of partitions all commit, and every
-    sample of the window is there afterwards."""
-    now = datetime.now(UTC)
-    async with partitioned.acquire() as conn:
-        await maintain(conn, RETENTION, now)
-    batches = [
-        [
-            ev.metric(f"svc-{n % 3}", "cpu", float(n), at=now - timedelta(seconds=n))
-            for n in range(50)
+    """While the consumer drains 3,000 samples from Kafka, maintenance drops ten days of
+    partitions: every sample is stored once, nothing is dead-lettered."""
+    async with scratch_database(database_settings, "retention") as database:
+        base = make_settings()
+        settings = Settings(base.kafka, database, base.topics, base.ingest)
+        now = datetime.now(UTC)
+        events = [
+            ev.metric(f"svc-{n % 3}", "cpu", float(n), at=now - timedelta(milliseconds=n))
+            for n in range(3_000)
         ]
-        for _ in range(40)
-    ]
-    done = asyncio.Event()
+        async with running_service(settings, [Stream.METRICS]):
+            conn = await asyncpg.connect(database.dsn)
+            try:
+                await maintain(conn, RETENTION, now)
+                _, report = await asyncio.gather(
+                    publish(settings.topics.metrics, events),
+                    maintain(conn, RETENTION, now + timedelta(days=10)),
+                )
 
-    async def writing() -> int:
-        written = 0
-        for batch in batches:
-            await _write(partitioned, batch)
-            written += len(batch)
-            await asyncio.sleep(0)
-        done.set()
-        return written
+                async def stored() -> bool:
+                    count: int = await conn.fetchval("SELECT count(*) FROM system_metrics")
+                    return count == len(events)
 
-    async def dropping() -> list[date]:
-        async with partitioned.acquire() as conn:
-            report = await maintain(conn, RETENTION, now + timedelta(days=10))
-        return report.dropped
-
-    written, dropped = await asyncio.gather(writing(), dropping())
-    assert done.is_set()
-    assert len(dropped) == 10
-    stored = await partitioned.fetchval("SELECT count(*) FROM system_metrics")
-    assert stored == written == 2_000
+                await wait_until(stored, within=60, what="every sample stored")
+                assert len(report.dropped) == 10
+                assert await conn.fetchval("SELECT count(*) FROM dead_letters") == 0
+                assert await conn.fetchval(
+                    "SELECT sum(sample_count) FROM system_metrics_daily"
+                ) == len(events)
+            finally:
+                await conn.close()
 
 
 async def test_samples_outside_the_window_are_expired_or_refused_and_never_written(
