@@ -44,8 +44,7 @@ $$
 """
 
 
-def _create_table(key: str, partition_by: str = "") -> None:
-    """``system_metrics`` with ``key`` as its primary key, and its series index."""
+def _create_table(partition_by: str = "") -> None:
     op.execute(
         f"""
 CREATE TABLE system_metrics (
@@ -55,10 +54,13 @@ CREATE TABLE system_metrics (
   value double precision NOT NULL,
   unit text NOT NULL,
   recorded_at timestamptz NOT NULL,
-  ingested_at timestamptz NOT NULL DEFAULT now(),
-  CONSTRAINT pk_system_metrics PRIMARY KEY ({key})
+  ingested_at timestamptz NOT NULL DEFAULT now()
 ) {partition_by}"""
     )
+
+
+def _add_key_and_index(key: str) -> None:
+    op.execute(f"ALTER TABLE system_metrics ADD CONSTRAINT pk_system_metrics PRIMARY KEY ({key})")
     op.execute(
         "CREATE INDEX ix_system_metrics_series_time "
         "ON system_metrics (service_name, metric_type, recorded_at)"
@@ -73,12 +75,15 @@ def upgrade() -> None:
         "ALTER INDEX ix_system_metrics_series_time "
         "RENAME TO ix_system_metrics_unpartitioned_series_time"
     )
-    _create_table("recorded_at, event_id", "PARTITION BY RANGE (recorded_at)")
+    _create_table("PARTITION BY RANGE (recorded_at)")
     op.execute("CREATE TABLE system_metrics_default PARTITION OF system_metrics DEFAULT")
     op.execute(MAKE_DAY_PARTITIONS)
+    # rows first, then the key and index: one sorted build per partition is cheaper than
+    # inserting every row into two indexes
     op.execute(
         f"INSERT INTO system_metrics ({COLUMNS}) SELECT {COLUMNS} FROM system_metrics_unpartitioned"
     )
+    _add_key_and_index("recorded_at, event_id")
     op.execute("DROP TABLE system_metrics_unpartitioned")
 
 
@@ -89,7 +94,8 @@ def downgrade() -> None:
     op.execute(
         "ALTER INDEX ix_system_metrics_series_time RENAME TO ix_system_metrics_partitioned_series"
     )
-    _create_table("event_id")
+    _create_table()
+    _add_key_and_index("event_id")
     # The old key holds one sample per event id: of an id reused with other times, the
     # earliest sample is kept.
     op.execute(
