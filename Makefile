@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv stack-up stack-down stack-status migrate promtool run test lint format bench soak clean
 
 help:
-	@echo "make run         local stack up, migrations, consumer in the foreground (Ctrl-C stops)"
+	@echo "make run         local stack up, migrations and partitions, consumer in the foreground (Ctrl-C stops)"
 	@echo "make test        local stack up, then every test but the soak"
 	@echo "make lint        ruff and mypy"
 	@echo "make bench       the benchmark (figures and ceilings, JSON in bench-results/)"
@@ -44,6 +44,7 @@ stack-status:
 
 migrate: venv stack-up
 	$(WITH_STACK) $(BIN)/utxoiq db upgrade
+	$(WITH_STACK) $(BIN)/utxoiq db maintain
 
 # promtool checks the alert rules in deploy/prometheus (a test runs it); Debian ships it
 # in the prometheus package.

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from consumer.errors import ConfigurationError
 from consumer.health import ProgressWatch, Verdict, liveness, readiness, update_lag
+from consumer.metrics.alert import refresh_partitions_ahead
 
 if TYPE_CHECKING:
     from consumer.service import IngestService
@@ -67,6 +68,7 @@ class OpsServer:
 
     async def _metrics(self) -> Response:
         update_lag(self.service, self.service.telemetry, self._lag_series)
+        await refresh_partitions_ahead(self.service)
         return HTTPStatus.OK, CONTENT_TYPE_LATEST, generate_latest(self.service.telemetry.registry)
 
     async def _healthz(self) -> Response:

@@ -11,7 +11,8 @@ from consumer.coordinates import KafkaMessage, Record
 
 
 class Outcome(StrEnum):
-    """The four ends a consumed record can reach (ARCHITECTURE.md, promise 2)."""
+    """The ends a consumed record can reach (ARCHITECTURE.md, promise 2, and the wire
+    format's rule for metric samples older than the raw retention)."""
 
     INSERTED = "inserted"
     """Applied: created a row."""
@@ -19,6 +20,8 @@ class Outcome(StrEnum):
     """Applied: changed an existing row."""
     SUPERSEDED = "superseded"
     """A no-op because a newer state is already stored (or the same event was applied)."""
+    EXPIRED = "expired"
+    """A metric sample older than the raw retention: counted, neither stored nor rolled up."""
     DEAD_LETTERED = "dead_lettered"
     """Published to the dead-letter topic and recorded in ``dead_letters``."""
 
@@ -89,6 +92,7 @@ class BatchReport:
             "inserted": self.outcomes[Outcome.INSERTED],
             "updated": self.outcomes[Outcome.UPDATED],
             "superseded": self.outcomes[Outcome.SUPERSEDED],
+            "expired": self.outcomes[Outcome.EXPIRED],
             "dead_lettered": dict(self.dead_by_stage),
             "write_ms": round(self.write_seconds * 1000, 1),
             "queued_ms": None if self.queued_seconds is None else round(self.queued_seconds * 1000),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
 from pydantic import TypeAdapter
 
+from consumer.metrics.window import SampleWindow
 from consumer.outcomes import Decoded, WriteResult
 from consumer.settings import Settings
 from consumer.writers.feedback import write_feedback
@@ -41,6 +43,13 @@ class Pipeline:
         return self.stream.value
 
 
+def writer_of(stream: Stream, settings: Settings) -> Writer:
+    """The stream's writer; the metrics writer keeps the samples of the settings' window."""
+    if stream is Stream.METRICS:
+        return partial(write_metrics, window=SampleWindow.of(settings.metrics))
+    return WRITERS[stream]
+
+
 def build_pipeline(stream: Stream, settings: Settings) -> Pipeline:
     return Pipeline(
         stream=stream,
@@ -48,7 +57,7 @@ def build_pipeline(stream: Stream, settings: Settings) -> Pipeline:
         dead_letter_topic=settings.topics.dead_letter(stream),
         group=settings.ingest.group_id(stream),
         adapter=CONTRACTS[stream].adapter,
-        write=WRITERS[stream],
+        write=writer_of(stream, settings),
     )
 
 

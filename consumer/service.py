@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from consumer.backoff import backoff_delay
-from consumer.db.migrate import current_revision, head_revision, upgrade
+from consumer.db.migrate import current_revision, head_revision, is_known_revision, upgrade
 from consumer.db.pool import create_pool, keep_session
 from consumer.deadletters import DeadLetterPublisher
 from consumer.diagnose import exception_chain, kafka_cause
@@ -43,6 +43,10 @@ STARTING_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 async def prepare_schema(settings: Settings) -> None:
     """Bring the schema to the newest migration, or refuse to start when not allowed to.
 
+    A database at a revision this code does not know (migrated by a newer release)
+    stops the process with one line whatever the setting: the old code must not write
+    to a schema it was not written for.
+
     Migrations take a PostgreSQL advisory lock, so replicas starting together run them
     once. With ``UTXOIQ_MIGRATE_ON_START=false`` (a runtime role that may not change the
     schema) a database behind the code stops the process with one line.
@@ -51,6 +55,11 @@ async def prepare_schema(settings: Settings) -> None:
     head = head_revision()
     if current == head:
         return
+    if current is not None and not is_known_revision(current):
+        raise ConfigurationError(
+            f"database schema is at {current}, which this consumer (at {head}) does not know: "
+            "a newer release migrated it; run that release's consumers"
+        )
     if not settings.ingest.migrate_on_start:
         raise ConfigurationError(
             f"database schema is at {current or 'nothing'}, expected {head}: "

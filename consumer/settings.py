@@ -355,6 +355,31 @@ class IngestSettings(BaseSettings):
         return f"{self.group_prefix}-{stream.value}"
 
 
+class MetricsRetentionSettings(BaseSettings):
+    """How long metric samples and rollups are kept, and how far ahead a sample may be."""
+
+    model_config = SettingsConfigDict(env_prefix="UTXOIQ_METRICS_", **_COMMON)  # type: ignore[typeddict-item]
+
+    raw_retention_days: int = Field(default=30, ge=1, le=36_500)
+    """Raw samples older than this are expired: neither stored nor rolled up; their daily
+    partitions are dropped."""
+    future_horizon_days: int = Field(default=7, ge=1, le=366)
+    """A sample later than this ahead of now is refused at ``validate``; daily partitions
+    are made this far ahead."""
+    hourly_retention_days: int = Field(default=400, ge=1, le=36_500)
+    """Hourly rollup buckets older than this are deleted."""
+    daily_retention_days: int | None = Field(default=None, ge=1)
+    """Daily rollup buckets older than this are deleted; unset, they are kept."""
+
+    @model_validator(mode="after")
+    def _hourly_outlive_raw(self) -> MetricsRetentionSettings:
+        if self.hourly_retention_days < self.raw_retention_days:
+            raise ValueError(
+                "UTXOIQ_METRICS_HOURLY_RETENTION_DAYS is below UTXOIQ_METRICS_RAW_RETENTION_DAYS"
+            )
+        return self
+
+
 class Settings:
     """Every setting of the service, each external system in its own class."""
 
@@ -364,11 +389,13 @@ class Settings:
         database: DatabaseSettings | None = None,
         topics: TopicSettings | None = None,
         ingest: IngestSettings | None = None,
+        metrics: MetricsRetentionSettings | None = None,
     ) -> None:
         self.kafka = kafka or load(KafkaSettings)
         self.database = database or load(DatabaseSettings)
         self.topics = topics or load(TopicSettings)
         self.ingest = ingest or load(IngestSettings)
+        self.metrics = metrics or load(MetricsRetentionSettings)
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

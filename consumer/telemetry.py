@@ -96,8 +96,15 @@ class Telemetry:
             registry=r,
         )
 
+        self.partitions_ahead = Gauge(
+            "utxoiq_metrics_partitions_ahead_days",
+            "Days from now to the end of the metrics partitions made ahead (0: today's "
+            "samples wait in the default partition); alert well before it reaches 0.",
+            registry=r,
+        )
+
     def batch_committed(self, pipeline: str, topic: str, report: BatchReport) -> None:
-        for outcome in (Outcome.INSERTED, Outcome.UPDATED, Outcome.SUPERSEDED):
+        for outcome in (Outcome.INSERTED, Outcome.UPDATED, Outcome.SUPERSEDED, Outcome.EXPIRED):
             if report.outcomes[outcome]:
                 self.records.labels(pipeline, topic, outcome.value).inc(report.outcomes[outcome])
         dead = sum(report.dead_by_stage.values())

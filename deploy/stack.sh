@@ -594,8 +594,14 @@ port = $PG_PORT
 unix_socket_directories = '$PG_SOCK'
 unix_socket_permissions = 0700
 max_connections = 200
+# Sized for a shared development machine; docs/growth.md gives production values.
 shared_buffers = 256MB
-max_wal_size = 2GB
+# Checkpoints far apart, and full-page images compressed: a checkpoint makes the next
+# change of every page write the whole page to the WAL, which dominates WAL volume
+# when inserts land all over large indexes (docs/growth.md).
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+wal_compression = lz4
 # crash safety is under test: keep fsync and synchronous commits on
 fsync = on
 synchronous_commit = on

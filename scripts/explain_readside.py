@@ -4,10 +4,13 @@
 
 Fills ``system_metrics`` with one million samples (rollups rebuilt from them with one
 ``INSERT ... SELECT ... GROUP BY`` each), plus jobs and feedback, straight from SQL:
-this checks index use at size, not ingestion semantics. Then it calls every
+this checks index use at size, not ingestion semantics. The samples cover the 90 days
+up to today, each day in a partition of its own. Then it calls every
 ``DatabaseService`` method, captures the statement each one sends, and prints
-``EXPLAIN (ANALYZE, BUFFERS)`` for it. It empties the service tables of the database
-it is given, so it refuses to run without ``--replace``.
+``EXPLAIN (ANALYZE, BUFFERS)`` for it. Last, it updates existing feedback rows with the
+consumer's own merge and prints how many of those updates were HOT and the WAL they
+wrote per row. It empties the service tables of the database it is given, so it refuses
+to run without ``--replace``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,12 +27,17 @@ import asyncpg
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from consumer.metrics.maintain import maintain
 from consumer.readside.engine import create_engine
 from consumer.readside.service import DatabaseService
-from consumer.settings import DatabaseSettings, ReadSideSettings
+from consumer.settings import DatabaseSettings, MetricsRetentionSettings, ReadSideSettings
+from consumer.writers.feedback import COLUMNS as FEEDBACK_COLUMNS
+from consumer.writers.feedback import MERGE as FEEDBACK_MERGE
+from consumer.writers.staging import create_staging_tables, stage
+from schemas.topics import Stream
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
+T0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
 SERVICES = 5
 TYPES = 4
 TABLES = ", ".join(
@@ -83,6 +92,7 @@ async def load(dsn: str, metrics: int, jobs: int, feedback: int, insights: int) 
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f"TRUNCATE {TABLES}")
+        await maintain(conn, MetricsRetentionSettings(raw_retention_days=DAYS + 1))
         step = DAYS * 86_400 * SERVICES * TYPES / metrics
         await _timed("metrics", conn.execute(METRICS, metrics, SERVICES, TYPES, T0, step))
         for table, unit in (("system_metrics_hourly", "hour"), ("system_metrics_daily", "day")):
@@ -183,6 +193,49 @@ async def explain_all(engine: AsyncEngine) -> None:
     )
 
 
+async def feedback_updates(dsn: str, insights: int, rows: int = 20_000) -> None:
+    """Newer feedback for ``rows`` existing pairs through the consumer's merge, in batches
+    of 2,000: the share of HOT updates and the WAL per row."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await create_staging_tables(conn, [Stream.FEEDBACK])
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        before = await _update_counts(conn)
+        lsn = await conn.fetchval("SELECT pg_current_wal_lsn()")
+        later = datetime.now(UTC)
+        for first in range(0, rows, 2_000):
+            batch = [
+                (f"insight-{i % insights}", f"user-{i // insights}", 1 + (i + 1) % 5, "newer",
+                 "", later, uuid.uuid4())
+                for i in range(first, min(first + 2_000, rows))
+            ]  # fmt: skip
+            async with conn.transaction():
+                await stage(conn, "stage_insight_feedback", FEEDBACK_COLUMNS, batch, savepoint="u")
+                await conn.fetchrow(FEEDBACK_MERGE)
+        wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", lsn)
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        updated, hot = (a - b for a, b in zip(await _update_counts(conn), before, strict=True))
+        indexes = await conn.fetchval(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'insight_feedback'"
+        )
+        print(
+            f"\n== feedback updates: {updated:,} rows, {hot:,} HOT ({hot / max(updated, 1):.0%}); "
+            f"{indexes} indexes; WAL {wal / max(updated, 1):,.0f} B per row",
+            flush=True,
+        )
+    finally:
+        await conn.close()
+
+
+async def _update_counts(conn: asyncpg.Connection) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+        " WHERE relname = 'insight_feedback'"
+    )
+    assert row is not None
+    return row["n_tup_upd"], row["n_tup_hot_upd"]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replace", action="store_true", help="allow emptying the tables")
@@ -201,6 +254,7 @@ async def main() -> None:
         await explain_all(engine)
     finally:
         await engine.dispose()
+    await feedback_updates(database.dsn, args.insights)
     print(f"\n-- total {time.perf_counter() - began:.1f} s")
 
 

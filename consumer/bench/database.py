@@ -15,7 +15,7 @@ import asyncpg
 from pydantic import SecretStr
 
 from consumer.db.migrate import upgrade
-from consumer.db.pool import create_pool
+from consumer.db.pool import connect, create_pool
 from consumer.settings import DatabaseSettings
 
 SERVICE_TABLES = (
@@ -51,11 +51,6 @@ def with_url(database: DatabaseSettings, url: str) -> DatabaseSettings:
     """The same database settings pointing at another URL (the environment is not re-read)."""
     values = database.model_dump(exclude={"url"})
     return DatabaseSettings.model_validate({**values, "url": SecretStr(url)})
-
-
-async def connect(database: DatabaseSettings) -> asyncpg.Connection:
-    options = {} if database.ssl_argument() is None else {"ssl": database.ssl_argument()}
-    return await asyncpg.connect(database.dsn, timeout=database.connect_timeout_s, **options)
 
 
 async def ensure_database(admin: DatabaseSettings, name: str) -> bool:

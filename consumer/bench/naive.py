@@ -23,7 +23,7 @@ from schemas.topics import Stream
 
 INSERT_METRIC = """
 INSERT INTO system_metrics (event_id, service_name, metric_type, value, unit, recorded_at)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING RETURNING 1
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (recorded_at, event_id) DO NOTHING RETURNING 1
 """
 
 

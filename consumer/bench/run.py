@@ -45,6 +45,7 @@ from consumer.bench.kafka import (
 )
 from consumer.bench.latency import CommitWatcher, measure_latency
 from consumer.bench.machine import describe
+from consumer.bench.preload import PRELOADED, preload, remove_drain_rows
 from consumer.bench.process import ConsumerGroup, ConsumerProcess
 from consumer.bench.profile import profiler_prefix, render_profile
 from consumer.bench.results import METHODS, Drain, Latency, PipelineResult, Rate
@@ -79,6 +80,8 @@ class BenchOptions:
     seed: int = 7
     members: int = 1
     repeat: int = 3
+    preload: int = 0
+    """Rows stored before the drains of metrics and feedback (``consumer.bench.preload``)."""
     shape: Shape = field(default_factory=Shape)
 
 
@@ -184,6 +187,7 @@ def _describe_options(options: BenchOptions) -> dict[str, Any]:
         "skip_latency": options.skip_latency,
         "members": options.members,
         "repeat": options.repeat,
+        "preload": options.preload,
         "profile": options.profile,
         "seed": options.seed,
         "shape": {
@@ -296,11 +300,13 @@ async def measure_consumer(
     processes at a fraction of the median drain rate."""
     drains: list[Drain] = []
     labels = space.repetitions()
+    preloaded = await preload_for(space, stream, result)
     for repetition, label in enumerate(labels, start=1):
         settings = space.settings_for(stream, repetition)
         pipeline = build_pipeline(stream, settings)
-        if repetition > 1:
+        if repetition > 1 and not preloaded:
             await empty_tables(space.pool)
+        drain_started: datetime = await space.pool.fetchval("SELECT now()")
         bases = log_bases(space, pipeline.name, repetition)
         env = space.child_env(settings, stream)
         proc = ConsumerGroup(
@@ -330,6 +336,8 @@ async def measure_consumer(
         finally:
             await proc.stop()
             result.peak_rss_bytes = max(result.peak_rss_bytes or 0, proc.peak_rss) or None
+        if preloaded and repetition < len(labels):
+            await remove_drain_rows(space.pool, stream, drain_started)
         if space.options.profile:
             for base in bases:
                 for path in render_profile(base):
@@ -341,6 +349,18 @@ async def measure_consumer(
         )
     if space.options.profile:
         result.notes.append("profiled: figures include the profiler's overhead")
+
+
+async def preload_for(space: Workspace, stream: Stream, result: PipelineResult) -> bool:
+    """Store ``--preload`` rows for ``stream`` when asked and it applies; True if stored."""
+    rows = space.options.preload
+    if rows == 0 or stream not in PRELOADED:
+        return False
+    space.say(f"{stream.value}: preloading {rows:,} rows")
+    done = await preload(space.pool, stream, rows, space.settings.metrics)
+    space.say(f"{stream.value}: {done.note()}")
+    result.notes.append(done.note())
+    return True
 
 
 def log_bases(space: Workspace, name: str, repetition: int) -> list[Path]:

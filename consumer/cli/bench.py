@@ -82,6 +82,11 @@ def bench(
         3, "--repeat", min=1, max=15,
         help="Measure each ceiling and the drain this many times; figures are medians.",
     ),
+    preload: int = typer.Option(
+        0, "--preload", min=0, metavar="N",
+        help="Store N rows in the metrics or feedback table before its drains (outside "
+        "the timings; each drain's own rows are removed after it). See docs/growth.md.",
+    ),
 ) -> None:  # fmt: skip
     """Benchmark the pipelines against fetch-only, decode-only, COPY and naive ceilings.
 
@@ -106,6 +111,7 @@ def bench(
     options = BenchOptions(
         counts, streams, output, skip_latency, load_fraction, load_seconds,
         min(naive_events, min(counts.values())), keep_topics, profile, seed, members, repeat,
+        preload,
     )  # fmt: skip
     settings = load_settings()
     console = Console(stderr=True)

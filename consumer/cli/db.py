@@ -6,9 +6,11 @@ import typer
 
 from consumer.cli.common import load_settings, run
 from consumer.db import migrate
+from consumer.metrics.maintain import maintain_database
 
 app = typer.Typer(
-    help="Database schema: upgrade, downgrade, current revision.", no_args_is_help=True
+    help="Database schema: upgrade, downgrade, current revision; partition maintenance.",
+    no_args_is_help=True,
 )
 
 
@@ -32,3 +34,13 @@ def current() -> None:
     settings = load_settings()
     revision = run(migrate.current_revision(settings.database))
     typer.echo(f"current: {revision or 'none'}  head: {migrate.head_revision()}")
+
+
+@app.command()
+def maintain() -> None:
+    """Make metric partitions up to the future horizon, drop those past the raw retention,
+    trim the rollups (UTXOIQ_METRICS_*). Safe to run at any time, by several at once."""
+    settings = load_settings()
+    report = run(maintain_database(settings.database, settings.metrics))
+    for line in report.lines():
+        typer.echo(line)

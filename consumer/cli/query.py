@@ -237,10 +237,16 @@ def aggregate(
     found: MetricAggregate = _answer(
         lambda db: db.aggregate_metrics(service_name, metric_type, low, high, interval)
     )
-    columns = ("bucket_start", "unit", "count", "average", "min", "max", "partial")
+    columns = ("bucket_start", "unit", "count", "average", "min", "max", "partial", "source")
     rows = [
-        [b.bucket_start, b.unit, b.count, b.average, b.minimum, b.maximum, b.partial]
+        [b.bucket_start, b.unit, b.count, b.average, b.minimum, b.maximum, b.partial, b.source]
         for b in found.buckets
     ]
     title = f"{service_name} {metric_type} per {found.interval.value}"
-    _show(found, as_json, lambda: _table(title, columns, rows))
+    footer = (
+        f"withheld (partial, raw samples kept only since {found.raw_since:%Y-%m-%d %H:%M}Z): "
+        + ", ".join(f"{w:%Y-%m-%d %H:%M}Z" for w in found.withheld)
+        if found.withheld
+        else ""
+    )
+    _show(found, as_json, lambda: _table(title, columns, rows), footer)

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from consumer.settings import DatabaseSettings
@@ -34,6 +35,14 @@ def downgrade(database: DatabaseSettings, revision: str = "base") -> None:
 def head_revision() -> str | None:
     """The newest migration in the package (no database or settings needed)."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def is_known_revision(revision: str) -> bool:
+    """True when ``revision`` is one of the package's migrations (False: a newer code's)."""
+    try:
+        return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 async def current_revision(database: DatabaseSettings) -> str | None:

@@ -47,3 +47,9 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def connect(database: DatabaseSettings) -> asyncpg.Connection:
+    """One connection (TLS as set), for commands that need no pool."""
+    options = {} if database.ssl_argument() is None else {"ssl": database.ssl_argument()}
+    return await asyncpg.connect(database.dsn, timeout=database.connect_timeout_s, **options)

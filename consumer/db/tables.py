@@ -103,15 +103,19 @@ insight_feedback = Table(
 system_metrics = Table(
     "system_metrics",
     metadata,
-    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
     Column("service_name", Text, nullable=False),
     Column("metric_type", Text, nullable=False),
     Column("value", Double, nullable=False),
     Column("unit", Text, nullable=False),
     _tstz("recorded_at"),
     _tstz("ingested_at", server_default=func.now()),
+    PrimaryKeyConstraint("recorded_at", "event_id"),
     Index("ix_system_metrics_series_time", "service_name", "metric_type", "recorded_at"),
+    postgresql_partition_by="RANGE (recorded_at)",
 )
+"""Range-partitioned by day on ``recorded_at``: its partitions are made and dropped by
+``consumer.metrics.maintain`` and are not modelled here."""
 
 
 def _rollup(name: str) -> Table:

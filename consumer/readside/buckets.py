@@ -58,3 +58,13 @@ def segments(start: datetime, end: datetime, interval: Interval) -> list[Segment
     if last_whole < end:
         parts.append(Segment(last_whole, end, False, last_whole))
     return parts
+
+
+def answerable(parts: list[Segment], raw_since: datetime) -> tuple[list[Segment], list[datetime]]:
+    """The segments that can be answered, and the buckets withheld: a partial bucket is
+    summed from raw samples, so one that starts before ``raw_since`` (the raw retention)
+    cannot be, and returning what is left of it would pass a part off as the whole.
+    Whole buckets come from the rollups, which outlive the raw samples."""
+    kept = [part for part in parts if part.whole or part.start >= raw_since]
+    withheld = [part.bucket for part in parts if not part.whole and part.start < raw_since]
+    return kept, withheld

@@ -21,6 +21,15 @@ class Interval(StrEnum):
     """Buckets start at midnight UTC; whole ones come from ``system_metrics_daily``."""
 
 
+class BucketSource(StrEnum):
+    """Where an aggregate's bucket was read from."""
+
+    ROLLUP = "rollup"
+    """A whole bucket, from the hourly or daily rollup table."""
+    RAW = "raw"
+    """A bucket the range covers only in part, summed from the raw samples in the range."""
+
+
 class Result(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -104,6 +113,9 @@ class MetricSamples(Result):
     end: datetime
     samples: list[MetricSample]
     truncated: bool
+    raw_since: datetime
+    """Raw samples are kept from this time on (``UTXOIQ_METRICS_RAW_RETENTION_DAYS``);
+    part of a range before it may be gone."""
 
 
 class MetricBucket(Result):
@@ -118,6 +130,7 @@ class MetricBucket(Result):
     maximum: float
     partial: bool
     """True when the range covers only part of the bucket (computed from raw samples)."""
+    source: BucketSource
 
 
 class MetricAggregate(Result):
@@ -129,3 +142,8 @@ class MetricAggregate(Result):
     start: datetime
     end: datetime
     buckets: list[MetricBucket]
+    raw_since: datetime
+    """Raw samples are kept from this time on: a partial bucket starting earlier cannot be
+    summed from them, and is listed in ``withheld`` instead of ``buckets``."""
+    withheld: list[datetime]
+    """Starts of the partial buckets left out because their raw samples are past retention."""

@@ -37,7 +37,14 @@ from consumer.db.tables import (
     system_metrics_hourly,
 )
 from consumer.readside.buckets import Segment
-from consumer.readside.models import BackfillJob, Feedback, Interval, MetricSample, Result
+from consumer.readside.models import (
+    BackfillJob,
+    BucketSource,
+    Feedback,
+    Interval,
+    MetricSample,
+    Result,
+)
 
 Query: TypeAlias = Select[*tuple[Any, ...]]
 CompoundQuery: TypeAlias = CompoundSelect[*tuple[Any, ...]]
@@ -159,6 +166,7 @@ def _whole_buckets(
         rollup.value_min,
         rollup.value_max,
         literal(False, Boolean).label("partial"),
+        literal(BucketSource.ROLLUP.value).label("source"),
     ).where(
         rollup.service_name == service_name,
         rollup.metric_type == metric_type,
@@ -177,6 +185,7 @@ def _partial_bucket(service_name: str, metric_type: str, segment: Segment) -> Qu
             func.min(METRICS.value).label("value_min"),
             func.max(METRICS.value).label("value_max"),
             literal(True, Boolean).label("partial"),
+            literal(BucketSource.RAW.value).label("source"),
         )
         .where(_series(service_name, metric_type))
         .where(METRICS.recorded_at >= segment.start, METRICS.recorded_at < segment.end)

@@ -11,7 +11,7 @@ surface as the read-side error tree (``consumer.readside.errors``), chained.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from consumer.db.tables import FLAGS
 from consumer.readside import arguments as check
 from consumer.readside import queries
-from consumer.readside.buckets import bucket_count, segments
+from consumer.readside.buckets import answerable, bucket_count, segments
 from consumer.readside.cursors import cursor_time, decode_cursor, encode_cursor, scope_of
 from consumer.readside.engine import shared_engine
 from consumer.readside.errors import InvalidQuery, RecordNotFound, map_driver_error
@@ -39,7 +39,7 @@ from consumer.readside.models import (
     MetricSample,
     MetricSamples,
 )
-from consumer.settings import DatabaseSettings, ReadSideSettings
+from consumer.settings import DatabaseSettings, MetricsRetentionSettings, ReadSideSettings
 
 DEFAULT_LIMIT = 50
 MAX_BUCKETS = 10_000
@@ -61,10 +61,18 @@ class DatabaseService:
         read: ReadSideSettings | None = None,
         *,
         engine: AsyncEngine | None = None,
+        retention: MetricsRetentionSettings | None = None,
     ) -> None:
         self._engine = engine or shared_engine(
             database or DatabaseSettings(), read or ReadSideSettings()
         )
+        self._raw_retention = timedelta(
+            days=(retention or MetricsRetentionSettings()).raw_retention_days
+        )
+
+    def raw_since(self) -> datetime:
+        """The oldest sample time still kept raw, now."""
+        return datetime.now(UTC) - self._raw_retention
 
     async def __aenter__(self) -> Self:
         return self
@@ -165,6 +173,7 @@ class DatabaseService:
             end=end,
             samples=[MetricSample.model_validate(dict(row)) for row in rows[:limit]],
             truncated=len(rows) > limit,
+            raw_since=self.raw_since(),
         )
 
     async def aggregate_metrics(
@@ -178,13 +187,15 @@ class DatabaseService:
         """Per UTC bucket and unit over ``[start, end)``: count, sum, average, min, max.
 
         Whole buckets come from the rollup tables; a bucket the range covers only in part
-        (at either end) is computed from the raw samples inside the range.
+        (at either end) is computed from the raw samples inside the range, unless it
+        starts before the raw retention: then it is withheld (named, not answered).
         """
         _check_series(service_name, metric_type, start, end)
         width = check.check_interval(interval)
         if bucket_count(start, end, width) > MAX_BUCKETS:
             raise InvalidQuery(f"the range spans more than {MAX_BUCKETS} {width.value} buckets")
-        parts = segments(start, end, width)
+        raw_since = self.raw_since()
+        parts, withheld = answerable(segments(start, end, width), raw_since)
         rows = (
             await self._fetch(queries.metric_buckets(service_name, metric_type, parts, width))
             if parts
@@ -197,6 +208,8 @@ class DatabaseService:
             start=start,
             end=end,
             buckets=[_bucket(row) for row in rows],
+            raw_since=raw_since,
+            withheld=withheld,
         )
 
 
@@ -242,4 +255,5 @@ def _bucket(row: RowMapping) -> MetricBucket:
         minimum=row["value_min"],
         maximum=row["value_max"],
         partial=row["partial"],
+        source=row["source"],
     )

@@ -1,4 +1,7 @@
-"""Metrics: one row per event id; hourly and daily rollups move only by rows really inserted.
+"""Metrics: one row per (time, event id); hourly and daily rollups move only by rows inserted.
+
+Samples outside the window (``consumer.metrics.window``) never reach the database: an
+expired one is counted, one past the future horizon is dead-lettered at ``validate``.
 
 Every batch is COPYed into a session-private staging table. The usual batch holds only
 new events: one statement appends them to ``system_metrics`` and adds their sums to the
@@ -11,13 +14,17 @@ inserted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from consumer.coordinates import Record
 from consumer.errors import is_data_error
+from consumer.metrics.window import BEYOND_HORIZON_REASON, SampleTime, SampleWindow
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
+from consumer.settings import MetricsRetentionSettings
 from consumer.writers.reduce import write_winners
 from consumer.writers.staging import stage
 
@@ -71,8 +78,8 @@ MERGE = f"""
 WITH inserted AS (
   INSERT INTO system_metrics (event_id, service_name, metric_type, value, unit, recorded_at)
   SELECT event_id, service_name, metric_type, value, unit, recorded_at
-  FROM stage_system_metrics ORDER BY event_id
-  ON CONFLICT (event_id) DO NOTHING
+  FROM stage_system_metrics ORDER BY recorded_at, event_id
+  ON CONFLICT (recorded_at, event_id) DO NOTHING
   RETURNING service_name, metric_type, unit, value, recorded_at
 ),{_rollups("inserted")}
 SELECT count(*) FROM inserted
@@ -108,8 +115,9 @@ async def _append_all(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]])
     return True
 
 
-def event_id(item: Decoded) -> Any:
-    return item.event.id.int
+def sample_key(item: Decoded) -> Hashable:
+    """A sample's identity, as the table's key: its time and its event id."""
+    return item.event.time, item.event.id.int
 
 
 def to_row(item: Decoded) -> tuple[Any, ...]:
@@ -133,18 +141,58 @@ async def _merge(
     return inserted, len(items)
 
 
-async def write_metrics(conn: asyncpg.Connection, items: Sequence[Decoded]) -> WriteResult:
-    """Insert each event once; a duplicate within the batch or already stored is superseded.
+DEFAULT_WINDOW = SampleWindow.of(MetricsRetentionSettings())
+
+
+def split_by_window(
+    items: Sequence[Decoded], window: SampleWindow, now: datetime
+) -> tuple[list[Decoded], int, list[DeadLetter]]:
+    """The samples to write, how many expired, and the dead letters of those too far ahead."""
+    kept: list[Decoded] = []
+    expired = 0
+    refused: list[DeadLetter] = []
+    for item in items:
+        place = window.place(item.event.time, now)
+        if place is SampleTime.KEPT:
+            kept.append(item)
+        elif place is SampleTime.EXPIRED:
+            expired += 1
+        else:
+            refused.append(_beyond_horizon(item, window, now))
+    return kept, expired, refused
+
+
+def _beyond_horizon(item: Decoded, window: SampleWindow, now: datetime) -> DeadLetter:
+    return DeadLetter(
+        Record.of(item.record),
+        "validate",
+        BEYOND_HORIZON_REASON,
+        window.refusal(item.event.time, now),
+        str(item.event.id),
+        item.event.type,
+    )
+
+
+async def write_metrics(
+    conn: asyncpg.Connection,
+    items: Sequence[Decoded],
+    window: SampleWindow = DEFAULT_WINDOW,
+    now: datetime | None = None,
+) -> WriteResult:
+    """Insert each sample of the window once; a duplicate within the batch or already
+    stored is superseded, an expired one counted, one too far ahead dead-lettered.
 
     The usual batch is appended whole without looking for duplicates: one within the
     batch fails the append like one already stored, and the general path sorts it out.
     """
-    if items and await _append_all(conn, [to_row(item) for item in items]):
-        result = WriteResult()
-        result.outcomes[Outcome.INSERTED] += len(items)
-        return result
-    reduced = await write_winners(conn, items, event_id, None, _merge)
+    kept, expired, refused = split_by_window(items, window, now or datetime.now(UTC))
     result = WriteResult()
+    result.outcomes[Outcome.EXPIRED] += expired
+    result.rejected.extend(refused)
+    if kept and await _append_all(conn, [to_row(item) for item in kept]):
+        result.outcomes[Outcome.INSERTED] += len(kept)
+        return result
+    reduced = await write_winners(conn, kept, sample_key, None, _merge)
     inserted = sum(count for count, _ in reduced.results)
     result.outcomes[Outcome.INSERTED] += inserted
     result.outcomes[Outcome.SUPERSEDED] += (

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import asyncpg
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from consumer.metrics.partitions import DAY, day_start, partition_name
 from consumer.settings import DatabaseSettings, Settings
 from schemas.topics import Stream
 from tests.conftest import Publish
@@ -96,3 +98,26 @@ async def test_readyz_follows_database_reachability(
             assert (await http_get(port, "/healthz"))[0] == 200
             await proxy.open()
             await wait_until(lambda: ready_is(200), within=30, what="ready again")
+
+
+async def test_metrics_say_how_many_days_ahead_the_partitions_reach(
+    make_settings: Callable[..., Settings], clean_db: asyncpg.Pool
+) -> None:
+    """The alert's signal: with today and the next seven days made, the gauge reads more
+    than seven days; with today's partition gone, it reads zero."""
+    port = free_port()
+    settings = make_settings(http_port=port, http_host="127.0.0.1")
+    async with running_service(settings, [Stream.METRICS]):
+        _, body = await http_get(port, "/metrics")
+        assert samples(body.decode(), "utxoiq_metrics_partitions_ahead_days")[0] > 7
+        day = datetime.now(UTC).date()
+        today, bounds = partition_name(day), (day_start(day), day_start(day) + DAY)
+        await clean_db.execute(f"ALTER TABLE system_metrics DETACH PARTITION {today}")
+        try:
+            _, body = await http_get(port, "/metrics")
+            assert samples(body.decode(), "utxoiq_metrics_partitions_ahead_days") == [0.0]
+        finally:
+            await clean_db.execute(
+                f"ALTER TABLE system_metrics ATTACH PARTITION {today} FOR VALUES FROM "
+                f"('{bounds[0].isoformat()}') TO ('{bounds[1].isoformat()}')"
+            )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -18,21 +16,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from consumer.db.migrate import current_revision, downgrade, head_revision, upgrade
 from consumer.db.tables import metadata
 from consumer.errors import ConfigurationError
+from consumer.metrics.partitions import modelled, partition_name
 from consumer.service import prepare_schema
 from consumer.settings import DatabaseSettings, IngestSettings, Settings
+from tests.support.scratch import scratch_database as scratch
 
 
 @pytest.fixture
 async def scratch_database(database_settings: DatabaseSettings) -> AsyncIterator[DatabaseSettings]:
-    name = f"utxoiq_migrate_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_settings.dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(database_settings.dsn)
-    try:
-        yield DatabaseSettings(url=urlunsplit(parts._replace(path=f"/{name}")))
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch(database_settings, "migrate") as database:
+        yield database
 
 
 async def _tables(settings: DatabaseSettings) -> set[str]:
@@ -49,7 +42,9 @@ async def _differences(settings: DatabaseSettings) -> list[object]:
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_name": modelled}), metadata
+                )
             )
     finally:
         await engine.dispose()
@@ -131,3 +126,46 @@ async def test_a_database_behind_the_code_stops_start_up_when_migrating_is_off(
     settings = Settings(database=scratch_database, ingest=IngestSettings(migrate_on_start=False))
     with pytest.raises(ConfigurationError, match="run `utxoiq db upgrade` first"):
         await prepare_schema(settings)
+
+
+async def test_a_database_migrated_by_a_newer_release_stops_start_up_in_one_line(
+    scratch_database: DatabaseSettings,
+) -> None:
+    """A revision this code does not know means a newer release migrated the database:
+    the consumer refuses to start, naming both revisions, whatever UTXOIQ_MIGRATE_ON_START."""
+    await asyncio.to_thread(upgrade, scratch_database)
+    conn = await asyncpg.connect(scratch_database.dsn)
+    try:
+        await conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    finally:
+        await conn.close()
+    with pytest.raises(ConfigurationError, match="at 9999, which this consumer") as caught:
+        await prepare_schema(Settings(database=scratch_database))
+    assert "\n" not in str(caught.value)
+
+
+async def test_partitioning_an_existing_table_keeps_its_rows_and_rollups(
+    scratch_database: DatabaseSettings,
+) -> None:
+    """Migrating a database whose system_metrics holds samples of several days moves every
+    row into a partition of its day and leaves the rollups as they were."""
+    await asyncio.to_thread(upgrade, scratch_database, "0002")
+    conn = await asyncpg.connect(scratch_database.dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO system_metrics (event_id, service_name, metric_type, value, unit,"
+            " recorded_at) SELECT gen_random_uuid(), 'svc', 'cpu', n, 'ms',"
+            " now() - n * interval '1 hour' FROM generate_series(0, 999) AS n"
+        )
+        before = await conn.fetch("SELECT * FROM system_metrics ORDER BY event_id")
+        await asyncio.to_thread(upgrade, scratch_database)
+        after = await conn.fetch("SELECT * FROM system_metrics ORDER BY event_id")
+        homes = await conn.fetch(
+            "SELECT DISTINCT tableoid::regclass::text AS home,"
+            " (recorded_at AT TIME ZONE 'UTC')::date AS day FROM system_metrics"
+        )
+    finally:
+        await conn.close()
+    assert [dict(r) for r in after] == [dict(r) for r in before]
+    assert {r["home"] for r in homes} == {partition_name(r["day"]) for r in homes}
+    assert await _differences(scratch_database) == []

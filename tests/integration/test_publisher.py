@@ -44,7 +44,7 @@ async def test_helpers_publish_events_the_consumer_applies(
 ) -> None:
     """A job's lifecycle, a feedback and a batch of metrics sent through the helpers are
     keyed by entity, carry increasing sequences, and are applied by the consumer."""
-    at = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    at = ev.at(12 * 3600)
     async with running_service(settings), publisher_for(settings) as publisher:
         job = await publisher.create_job("blocks", 100, 200, "tests")
         progress = [await publisher.progress_job(job, block) for block in (120, 150)]

@@ -13,7 +13,7 @@ import pytest
 from consumer.readside import DatabaseService
 from consumer.readside.buckets import floor
 from consumer.readside.engine import dispose_engines
-from consumer.readside.models import Interval, MetricAggregate
+from consumer.readside.models import BucketSource, Interval, MetricAggregate
 from consumer.settings import Settings
 from schemas.topics import Stream
 from tests.conftest import Publish
@@ -21,7 +21,7 @@ from tests.support import events as ev
 from tests.support.running import running_service
 from tests.support.waiting import wait_until
 
-DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
+DAY0 = ev.BASE_TIME
 SERVICE, TYPE = "api", "latency"
 
 
@@ -115,7 +115,10 @@ async def test_hourly_aggregate_matches_the_raw_samples_for_any_offset_and_align
     events = await _ingest(settings, publish, clean_db)
     india = timezone(timedelta(hours=5, minutes=30))
     ranges = [
-        (datetime(2026, 11, 3, 9, 0, tzinfo=india), datetime(2026, 11, 3, 20, 45, tzinfo=india)),
+        (
+            (DAY0 + timedelta(days=1, hours=9)).replace(tzinfo=india),
+            (DAY0 + timedelta(days=1, hours=20, minutes=45)).replace(tzinfo=india),
+        ),
         (DAY0 + timedelta(hours=2), DAY0 + timedelta(hours=30)),
         (DAY0 + timedelta(hours=7, minutes=5), DAY0 + timedelta(hours=7, minutes=55)),
     ]
@@ -142,3 +145,39 @@ async def test_raw_samples_are_half_open_oldest_first_and_flag_truncation(
     cut = await read.get_metrics(SERVICE, TYPE, start, end, limit=5)
     assert cut.truncated
     assert cut.samples == whole.samples[:5]
+
+
+async def test_a_range_reaching_past_the_raw_retention_is_answered_from_rollups(
+    clean_db: asyncpg.Pool, read: DatabaseService
+) -> None:
+    """Days whose raw samples are gone are answered whole from the daily rollup, each
+    bucket says where it came from, and the partial first day is withheld, not passed
+    off as whole."""
+    today = floor(datetime.now(UTC), Interval.DAY)
+    old_days = [today - timedelta(days=d) for d in range(40, 35, -1)]
+    for day in old_days:
+        await clean_db.execute(
+            "INSERT INTO system_metrics_daily VALUES ($1, $2, $3, 'ms', 4, 10, 1, 4)",
+            SERVICE,
+            TYPE,
+            day,
+        )
+    recent = today - timedelta(days=1)
+    await clean_db.execute(
+        "INSERT INTO system_metrics (event_id, service_name, metric_type, value, unit,"
+        " recorded_at) VALUES (gen_random_uuid(), $1, $2, 7, 'ms', $3)",
+        SERVICE,
+        TYPE,
+        recent + timedelta(hours=1),
+    )
+    start, end = old_days[0] + timedelta(hours=6), recent + timedelta(hours=12)
+
+    result = await read.aggregate_metrics(SERVICE, TYPE, start, end, Interval.DAY)
+
+    assert result.withheld == [old_days[0]]
+    assert result.raw_since > old_days[-1]
+    by_start = {b.bucket_start: (b.source, b.partial, b.count) for b in result.buckets}
+    assert by_start == {
+        **dict.fromkeys(old_days[1:], (BucketSource.ROLLUP, False, 4)),
+        recent: (BucketSource.RAW, True, 1),
+    }

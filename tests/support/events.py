@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
+BASE_TIME = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
+"""Midnight UTC six days ago: metric samples at the tests' times are within the default
+raw retention (30 days) and short of the future horizon (7 days)."""
 
 
 def envelope(

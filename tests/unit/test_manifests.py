@@ -14,6 +14,7 @@ from consumer.settings import (
     DatabaseSettings,
     IngestSettings,
     KafkaSettings,
+    MetricsRetentionSettings,
     Settings,
     TopicSettings,
     env_name,
@@ -30,7 +31,13 @@ PORT = IngestSettings.model_fields["http_port"].default
 
 
 def settings_variables() -> set[str]:
-    models = (KafkaSettings, DatabaseSettings, TopicSettings, IngestSettings)
+    models = (
+        KafkaSettings,
+        DatabaseSettings,
+        TopicSettings,
+        IngestSettings,
+        MetricsRetentionSettings,
+    )
     return {env_name(model, field) for model in models for field in model.model_fields}
 
 
@@ -195,6 +202,16 @@ def test_secret_and_config_references_resolve() -> None:
                 assert named("ConfigMap", source["configMapRef"]["name"])
     for ref in named("TriggerAuthentication", "utxoiq-ingest-kafka")["spec"]["secretTargetRef"]:
         assert ref["name"] in {*secrets, "utxoiq-kafka-cluster-ca-cert"}
+
+
+def test_partition_maintenance_runs_hourly_one_at_a_time_as_the_migration_role() -> None:
+    cron = named("CronJob", "utxoiq-ingest-maintain")["spec"]
+    assert cron["concurrencyPolicy"] == "Forbid"
+    container = cron["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["db", "maintain"]
+    url = next(e for e in container["env"] if e["name"] == "DATABASE_URL")
+    assert url["valueFrom"]["secretKeyRef"]["name"] == "utxoiq-ingest-db-migrate"
+    assert {"configMapRef": {"name": "utxoiq-ingest"}} in container["envFrom"]
 
 
 def test_migration_job_runs_upgrade_as_the_migration_role() -> None:

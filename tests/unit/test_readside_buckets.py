@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from consumer.readside.buckets import bucket_count, ceil, floor, segments
+from consumer.readside.buckets import answerable, bucket_count, ceil, floor, segments
 from consumer.readside.models import Interval
 
 D = datetime(2026, 3, 10, tzinfo=UTC)
@@ -82,3 +82,20 @@ def test_bucket_count_counts_touched_buckets() -> None:
     assert bucket_count(D + 5 * H, D + timedelta(days=3) + 7 * H, Interval.DAY) == 4
     assert bucket_count(D, D + timedelta(days=90), Interval.DAY) == 90
     assert bucket_count(D + timedelta(minutes=1), D + 2 * H, Interval.HOUR) == 2
+
+
+def test_a_partial_bucket_before_the_raw_retention_is_withheld_whole_ones_are_not() -> None:
+    """Whole buckets outlive the raw samples (rollups); a partial edge starting before
+    the raw retention cannot be summed, so it is named instead of answered."""
+    day0 = datetime(2026, 10, 1, tzinfo=UTC)
+    parts = segments(day0 + timedelta(hours=5), day0 + timedelta(days=40, hours=5), Interval.DAY)
+    raw_since = day0 + timedelta(days=10)
+
+    kept, withheld = answerable(parts, raw_since)
+
+    assert withheld == [day0]
+    assert [(p.whole, p.bucket) for p in kept] == [
+        (True, day0 + timedelta(days=1)),
+        (False, day0 + timedelta(days=40)),
+    ]
+    assert answerable(parts, day0) == (parts, [])

@@ -18,6 +18,7 @@ from consumer.settings import (
     DatabaseSettings,
     IngestSettings,
     KafkaSettings,
+    MetricsRetentionSettings,
     PgSslMode,
     ReadSideSettings,
     Settings,
@@ -33,6 +34,7 @@ CLASSES: tuple[type[BaseSettings], ...] = (
     TopicSettings,
     IngestSettings,
     ReadSideSettings,
+    MetricsRetentionSettings,
 )
 SASL_ENV = {
     "UTXOIQ_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",

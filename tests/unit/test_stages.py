@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -159,7 +160,8 @@ def test_dead_letter_headers_keep_originals_and_add_the_contract_names() -> None
         headers=(("trace", b"abc"), ("dlq.redrive.count", b"2"), ("dlq.error.stage", b"old")),
     )
     dead = DeadLetter(original, "decode", "MalformedJson", "bad\nbytes")
-    headers = dict(dead_letter_headers(dead, "grp", ev.at(0)))
+    failed_at = datetime(2026, 11, 1, tzinfo=UTC)
+    headers = dict(dead_letter_headers(dead, "grp", failed_at))
     assert headers["trace"] == b"abc"
     assert headers["dlq.original.topic"] == b"src"
     assert headers["dlq.original.partition"] == b"3"
@@ -171,7 +173,7 @@ def test_dead_letter_headers_keep_originals_and_add_the_contract_names() -> None
     assert headers["dlq.consumer.group"] == b"grp"
     assert headers["dlq.failed.at"] == b"2026-11-01T00:00:00.000Z"
     assert headers["dlq.redrive.count"] == b"2"
-    names = [n for n, _ in dead_letter_headers(dead, "grp", ev.at(0))]
+    names = [n for n, _ in dead_letter_headers(dead, "grp", failed_at)]
     assert names.count("dlq.error.stage") == 1
 
 
