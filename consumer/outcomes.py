@@ -20,7 +20,8 @@ class Outcome(StrEnum):
     SUPERSEDED = "superseded"
     """A no-op because a newer state is already stored (or the same event was applied)."""
     DEAD_LETTERED = "dead_lettered"
-    """Published to the dead-letter topic and recorded in ``dead_letters``."""
+    """Published to the dead-letter topic and recorded in ``dead_letters`` (now, or when
+    the record was consumed before)."""
 
 
 class Decoded(NamedTuple):
@@ -48,7 +49,7 @@ class DeadLetter:
         return cls(
             Record.of(item.record),
             "apply",
-            type(error).__name__,
+            getattr(error, "error_class", type(error).__name__),
             one_line(str(error)),
             str(item.event.id),
             item.event.type,
@@ -81,6 +82,10 @@ class BatchReport:
     """From the oldest record's Kafka timestamp to the start of the write: how long the
     batch's records waited to be fetched, gathered, decoded and given a lane."""
     oldest_event_age_s: float | None = None
+    failed_again: int = 0
+    """Records that failed again and already had a dead letter (not published again)."""
+    redriven: int = 0
+    """Records with a dead letter that now applied (their rows marked ``redriven``)."""
 
     def as_log(self) -> dict[str, Any]:
         return {
@@ -90,6 +95,8 @@ class BatchReport:
             "updated": self.outcomes[Outcome.UPDATED],
             "superseded": self.outcomes[Outcome.SUPERSEDED],
             "dead_lettered": dict(self.dead_by_stage),
+            "failed_again": self.failed_again,
+            "redriven": self.redriven,
             "write_ms": round(self.write_seconds * 1000, 1),
             "queued_ms": None if self.queued_seconds is None else round(self.queued_seconds * 1000),
         }

@@ -7,6 +7,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from consumer.cli import (
     bench,
+    breaker,
     config_cmd,
     consume,
     db,
@@ -19,7 +20,7 @@ from consumer.cli import (
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from consumer.diagnose import explain_database, explain_kafka, kafka_cause
-from consumer.errors import ConfigurationError, one_line
+from consumer.errors import ConfigurationError, DeploymentError, one_line
 
 app = typer.Typer(
     name="utxoiq",
@@ -36,6 +37,7 @@ app.command("consume")(consume.consume)
 app.command("publish")(publish.publish)
 app.command("replay")(replay.replay)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(breaker.app, name="breaker")
 app.add_typer(bench.app, name="bench")
 
 
@@ -45,6 +47,8 @@ def main() -> None:
         code = _run_app()
     except ConfigurationError as exc:
         fail(str(exc), EXIT_USAGE)
+    except DeploymentError as exc:
+        fail(str(exc), EXIT_FAILURE)
     except Exception as exc:
         message = explain(exc)
         if message is None:

@@ -81,5 +81,7 @@ def record_to_json(record: Record) -> dict[str, Any]:
         "timestamp": record.timestamp_ms,
         "key": None if record.key is None else base64.b64encode(record.key).decode(),
         "value": None if record.value is None else base64.b64encode(record.value).decode(),
-        "headers": [[n, base64.b64encode(v).decode()] for n, v in record.headers],
+        "headers": [
+            [n, None if v is None else base64.b64encode(v).decode()] for n, v in record.headers
+        ],
     }
