@@ -186,6 +186,7 @@ class PipelineRunner:
         try:
             while not stop.is_set():
                 self.loop_heartbeat = time.monotonic()
+                self._reap_finished()
                 if self.unpositioned:
                     await self._wait_for_lanes(list(self._writing), stop)
                     await self._seek_to_stored_positions(stop)
@@ -220,6 +221,12 @@ class PipelineRunner:
             await consumer.stop()
             self._consumer = None
             log.info("pipeline stopped", extra=self._log)
+
+    def _reap_finished(self) -> None:
+        """Forget the lanes whose batch is done; a batch that failed (an error the
+        service stops for) raises here, even while the loop finds nothing to gather."""
+        for lane in [lane for lane, task in self._writing.items() if task.done()]:
+            self._writing.pop(lane).result()
 
     def _partitions_of(self, lane: int) -> list[KafkaTopicPartition] | None:
         """The positioned partitions of a lane (partition number modulo lanes) to fetch
