@@ -72,6 +72,20 @@ async def _records(
             raise OperationRefused(f"Kafka returned nothing for {FETCH_TIMEOUT_S:.0f}s: {names}")
 
 
+def original_id(record: Record) -> RecordId | None:
+    """The coordinates a dead letter's ``dlq.original.*`` headers name (None when they are
+    missing or malformed): a dead letter published twice names the same ones."""
+    headers = {name: value for name, value in record.headers}
+    try:
+        return RecordId(
+            (headers["dlq.original.topic"] or b"").decode(),
+            int(headers["dlq.original.partition"] or b""),
+            int(headers["dlq.original.offset"] or b""),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
 def record_to_json(record: Record) -> dict[str, Any]:
     """A record read from a topic as a JSON-ready dict (key, value, headers in base64)."""
     return {
