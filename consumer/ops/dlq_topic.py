@@ -75,7 +75,7 @@ async def _records(
 def original_id(record: Record) -> RecordId | None:
     """The coordinates a dead letter's ``dlq.original.*`` headers name (None when they are
     missing or malformed): a dead letter published twice names the same ones."""
-    headers = {name: value for name, value in record.headers}
+    headers = dict(record.headers)
     try:
         return RecordId(
             (headers["dlq.original.topic"] or b"").decode(),
