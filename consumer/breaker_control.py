@@ -73,6 +73,13 @@ class BreakerControl:
                 "dead-letter circuit breaker closed: dead letters no longer dominate"
             )
 
+    async def stopped(self) -> None:
+        """The member stops: a breaker it leaves open or half-open holds nothing any more,
+        so its row says closed (the partitions' next owner judges them afresh)."""
+        if self.breaker.state is not BreakerState.CLOSED:
+            self.breaker.close_now()
+            await self._changed("dead-letter circuit breaker closed: the member stops")
+
     async def _wait(self, stopping: Callable[[], bool]) -> None:
         next_read = time.monotonic() + CLOSE_POLL_S
         while self.open and not stopping():

@@ -218,6 +218,7 @@ class PipelineRunner:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self._mirror.flush()
+            await self.breaker.stopped()
             await consumer.stop()
             self._consumer = None
             log.info("pipeline stopped", extra=self._log)
