@@ -23,9 +23,13 @@ from consumer.coordinates import RecordId, TopicPartition
 from consumer.outcomes import DeadLetter
 
 HIGHEST = """
-SELECT partition, max("offset") AS highest FROM dead_letters
-WHERE topic = $1 AND partition = ANY($2::int[]) GROUP BY partition
+SELECT p AS partition, (
+  SELECT "offset" FROM dead_letters WHERE topic = $1 AND partition = p
+  ORDER BY "offset" DESC LIMIT 1
+) AS highest
+FROM unnest($2::int[]) AS p
 """
+"""One descent of the primary key per partition, however many rows the table holds."""
 
 FOUND = """
 SELECT d.partition, d."offset" FROM unnest($2::int[], $3::bigint[], $4::bigint[]) AS s(p, lo, hi)
@@ -70,7 +74,8 @@ class DeadLetterMarks:
         if not wanted:
             return
         for row in await conn.fetch(HIGHEST, topic, wanted):
-            self.highest[TopicPartition(topic, row["partition"])] = row["highest"]
+            if row["highest"] is not None:
+                self.highest[TopicPartition(topic, row["partition"])] = row["highest"]
 
 
 async def recorded_among(conn: asyncpg.Connection, batch: Batch) -> set[RecordId]:
