@@ -349,6 +349,8 @@ class PipelineRunner:
                 await self.dead_marks.load(conn, self.pipeline.topic, wanted)
         except Exception as exc:
             error = classify(exc)
+            if isinstance(error, DeploymentError):
+                raise await explain_denied(self.pool, error) from exc
             self._count_retry(error)
             log.warning("cannot read stored positions", extra={**self._log, "error": str(error)})
             await self._poll_paused(self._delay(1), stop)
@@ -596,9 +598,7 @@ class PipelineRunner:
                 self._count_retry(exc, attempt)
                 if stop.is_set() and deadline is None:
                     deadline = time.monotonic() + self.settings.ingest.shutdown_timeout_s / 2
-                if self._abandon or (deadline is not None and time.monotonic() > deadline):
-                    log.warning("batch abandoned; it will be fetched again", extra=self._log)
-                    self._reposition_all()
+                if self._gives_up(deadline):
                     return
                 await self._sleep(self._delay(attempt), stop)
                 continue
@@ -608,6 +608,15 @@ class PipelineRunner:
             self._committed(work.batch, report)
             self._mirror_to_kafka(work.batch)
             return
+
+    def _gives_up(self, deadline: float | None) -> bool:
+        """After a transient failure: whether to abandon the batch (a rebalance takes its
+        partitions, or stopping has waited long enough); it is fetched again later."""
+        if not self._abandon and (deadline is None or time.monotonic() <= deadline):
+            return False
+        log.warning("batch abandoned; it will be fetched again", extra=self._log)
+        self._reposition_all()
+        return True
 
     async def _apply_once(self, work: DecodedBatch) -> tuple[BatchReport, tuple[int, int]]:
         """One attempt at a batch: its report, and the (records, dead letters) the breaker
