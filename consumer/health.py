@@ -91,6 +91,16 @@ class ProgressWatch:
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, int], _Seen] = {}
+        self._unpositioned_since: dict[str, float] = {}
+
+    def unpositioned_for(self, runner: PipelineRunner, now: float) -> float:
+        """How long the runner has had partitions waiting to be sought to their stored
+        positions (0 when it has none): reading them may be what is retried for ever."""
+        topic = runner.pipeline.topic
+        if not runner.unpositioned:
+            self._unpositioned_since.pop(topic, None)
+            return 0.0
+        return now - self._unpositioned_since.setdefault(topic, now)
 
     def stalled(self, runner: PipelineRunner, bounds: StallBounds, now: float) -> list[int]:
         consumer = runner._consumer
@@ -132,6 +142,9 @@ def _stuck_reason(
     silent = now - runner.loop_heartbeat
     if silent > bounds.running_s:
         return f"consume loop silent for {silent:.0f}s"
+    waited = watch.unpositioned_for(runner, now)
+    if waited > bounds.paused_s:
+        return f"partitions not positioned from PostgreSQL for {waited:.0f}s"
     stalled = watch.stalled(runner, bounds, now)
     if not stalled:
         return None

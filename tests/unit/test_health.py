@@ -94,3 +94,16 @@ def test_silent_loop_is_dead() -> None:
 
 def test_starting_service_is_alive() -> None:
     assert liveness(service(), ProgressWatch()).ok
+
+
+def test_partitions_never_positioned_fail_after_the_paused_bound() -> None:
+    """Reading the stored positions retried for ever is a stall too."""
+    one, watch, now = runner(), ProgressWatch(), time.monotonic()
+    one.unpositioned = {TopicPartition(TOPIC, 0)}
+    assert liveness(service(one), watch, now).ok
+    one.loop_heartbeat = now + PAUSED_STALL_S + 1
+    verdict = liveness(service(one), watch, now + PAUSED_STALL_S + 1)
+    assert not verdict.ok
+    assert "not positioned" in verdict.checks["jobs"]
+    one.unpositioned = set()
+    assert liveness(service(one), watch, now + PAUSED_STALL_S + 2).ok
