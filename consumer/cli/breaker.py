@@ -6,6 +6,9 @@ and read the close requests in ``breaker_closes`` (``consumer.breaker_store``).
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import typer
 
 from consumer.breaker import BreakerState
@@ -19,19 +22,30 @@ from schemas.topics import Stream
 
 app = typer.Typer(help="The dead-letter circuit breaker: status, close.", no_args_is_help=True)
 
+COLUMNS = [("member", 40), ("state", 9), ("cooldown", 9), ("changed_at", 32), ("reason", 60)]
 PIPELINE = typer.Option(..., "--pipeline", "-p", help="jobs, feedback or metrics.")
 
 
 @app.command()
-def status(pipeline: Stream = PIPELINE) -> None:
+def status(
+    pipeline: Stream = PIPELINE,
+    as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+) -> None:
     """Each member's breaker as it last reported it (closed when none ever opened)."""
     settings = load_settings()
     group = settings.ingest.group_id(pipeline)
     members = guarded(_status(settings, group))
-    if not members or all(m.state is BreakerState.CLOSED for m in members):
-        typer.echo(f"{pipeline.value} ({group}): closed")
-    else:
-        typer.echo(f"{pipeline.value} ({group}): {_overall(members).value}")
+    overall = _overall(members)
+    if as_json:
+        report = {
+            "pipeline": pipeline.value,
+            "group": group,
+            "state": overall.value,
+            "members": [_member_json(m) for m in members],
+        }
+        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    typer.echo(f"{pipeline.value} ({group}): {overall.value}")
     rows = [
         [m.member, m.state.value, f"{m.cooldown_s:g}s", m.changed_at.isoformat(), m.reason]
         for m in members
@@ -48,8 +62,19 @@ def status(pipeline: Stream = PIPELINE) -> None:
             typer.echo(line)
 
 
+def _member_json(member: MemberBreaker) -> dict[str, Any]:
+    return {
+        "member": member.member,
+        "state": member.state.value,
+        "reason": member.reason,
+        "cooldown_s": member.cooldown_s,
+        "changed_at": member.changed_at.isoformat(),
+    }
+
+
 def _overall(members: list[MemberBreaker]) -> BreakerState:
-    """Open if any member's is open, else half-open if any is, else closed."""
+    """Open if any member's is open, else half-open if any is, else closed (also when no
+    member has reported one)."""
     states = {m.state for m in members}
     for state in (BreakerState.OPEN, BreakerState.HALF_OPEN):
         if state in states:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaProducer
 
 from consumer.settings import Settings
@@ -97,7 +98,12 @@ async def test_an_operators_close_lets_every_member_go_on_at_once(
         assert code == 0, err
         await wait_drained(clean_db, settings, [Stream.METRICS], within=60)
         assert not any(m.runners[0].breaker_open for m in members)
-        code, out, err = await run_utxoiq(settings, "breaker", "status", "--pipeline", "metrics")
-        assert out.splitlines()[0].endswith(": closed"), out
+        code, out, err = await run_utxoiq(
+            settings, "breaker", "status", "--pipeline", "metrics", "--json"
+        )
+        assert code == 0, err
+        status = orjson.loads(out)
+        assert status["state"] == "closed"
+        assert len(status["members"]) == 2, status
     assert await clean_db.fetchval("SELECT count(*) FROM system_metrics") == 6 * 20
     assert await clean_db.fetchval("SELECT count(*) FROM dead_letters") == 6 * 40
