@@ -35,7 +35,8 @@ class RecordId(NamedTuple):
         return cls(topic, int(partition), int(offset))
 
 
-Headers = tuple[tuple[str, bytes], ...]
+Headers = tuple[tuple[str, bytes | None], ...]
+"""A record's headers in order; a header's value may be null (None), kept as such."""
 
 
 class KafkaMessage(Protocol):
@@ -112,6 +113,8 @@ class Record(NamedTuple):
             RecordId(message.topic, message.partition, message.offset),
             message.key,
             message.value,
-            tuple((name, bytes(value or b"")) for name, value in headers) if headers else (),
+            tuple((name, None if value is None else bytes(value)) for name, value in headers)
+            if headers
+            else (),
             message.timestamp,
         )

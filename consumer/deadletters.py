@@ -18,7 +18,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from consumer.coordinates import Headers
-from consumer.errors import BrokerUnavailable, one_line
+from consumer.errors import BrokerUnavailable, DeploymentError, classify, one_line
 from consumer.outcomes import DeadLetter
 
 HEADER_PREFIX = "dlq."
@@ -29,7 +29,7 @@ def redrive_count(headers: Headers) -> int:
     for name, value in headers:
         if name == REDRIVE_COUNT:
             try:
-                return int(value.decode())
+                return int((value or b"").decode())
             except (UnicodeDecodeError, ValueError):
                 return 0
     return 0
@@ -37,8 +37,9 @@ def redrive_count(headers: Headers) -> int:
 
 def dead_letter_headers(
     dead: DeadLetter, group: str, failed_at: datetime
-) -> list[tuple[str, bytes]]:
-    """The original headers (less any old ``dlq.*``) plus the contract's ``dlq.*`` headers."""
+) -> list[tuple[str, bytes | None]]:
+    """The original headers (less any old ``dlq.*``; a null value kept null) plus the
+    contract's ``dlq.*`` headers."""
     record = dead.record
     kept = [(name, value) for name, value in record.headers if not name.startswith(HEADER_PREFIX)]
     added = {
@@ -87,9 +88,10 @@ class DeadLetterPublisher:
         except BrokerUnavailable:
             raise
         except Exception as exc:
-            raise BrokerUnavailable(
-                one_line(f"dead letters to {topic} not acknowledged: {type(exc).__name__}: {exc}")
-            ) from exc
+            what = f"dead letters to {topic} not acknowledged: {type(exc).__name__}: {exc}"
+            if isinstance(classify(exc), DeploymentError):
+                raise DeploymentError(one_line(what)) from exc
+            raise BrokerUnavailable(one_line(what)) from exc
         return [(m.partition, m.offset) for m in metadata]
 
 
@@ -103,27 +105,23 @@ SELECT * FROM unnest(
   $8::timestamptz[], $9::int[], $10::bytea[], $11::bytea[], $12::jsonb[], $13::timestamptz[],
   $14::text[], $15::text[], $16::int[], $17::bigint[])
 ORDER BY 1, 2, 3
-ON CONFLICT (topic, partition, "offset") DO UPDATE SET
-  stage = excluded.stage,
-  error_class = excluded.error_class,
-  error_message = excluded.error_message,
-  failed_at = excluded.failed_at,
-  attempts = d.attempts + 1,
-  status = CASE WHEN d.status = 'redriven' THEN 'pending' ELSE d.status END,
-  dlq_partition = excluded.dlq_partition,
-  dlq_offset = excluded.dlq_offset,
-  updated_at = now()
+ON CONFLICT (topic, partition, "offset") DO NOTHING
 """
 
 
 def encode_headers(headers: Headers) -> str:
-    """Headers as JSON text: ``[[name, base64 value], ...]`` (values may be any bytes)."""
-    return orjson.dumps([[n, base64.b64encode(v).decode()] for n, v in headers]).decode()
+    """Headers as JSON text: ``[[name, base64 value or null], ...]`` (values may be any
+    bytes, or null)."""
+    return orjson.dumps(
+        [[n, None if v is None else base64.b64encode(v).decode()] for n, v in headers]
+    ).decode()
 
 
-def decode_headers(text: str | list[list[str]]) -> Headers:
+def decode_headers(text: str | list[list[str | None]]) -> Headers:
     pairs = orjson.loads(text) if isinstance(text, str) else text
-    return tuple((name, base64.b64decode(value)) for name, value in pairs)
+    return tuple(
+        (str(name), None if value is None else base64.b64decode(value)) for name, value in pairs
+    )
 
 
 async def record_dead_letters(

@@ -5,25 +5,31 @@
     │   ├── DatabaseUnavailable       connection lost, server restarting, too many clients
     │   ├── DatabaseContention        deadlock, serialization failure, lock timeout
     │   ├── BrokerUnavailable         a dead letter or commit could not reach Kafka
-    │   └── PositionConflict          another member already moved the stored position
+    │   ├── PositionConflict          another member already moved the stored position
+    │   └── UnexplainedFailure        an error of unknown kind outside any one record's write
     ├── PoisonRecord              not retriable: the record's fault, dead-letter it
     │   ├── ApplyRejected             a valid event the database refuses
     │   │   ├── UnknownJob
     │   │   ├── JobAlreadyExists
     │   │   ├── JobAlreadyFinished
     │   │   ├── BlockOutOfRange
-    │   │   └── RowRejected           PostgreSQL data or integrity error (22xxx, 23xxx)
+    │   │   ├── RowRejected           PostgreSQL data or integrity error (22xxx, 23xxx)
+    │   │   └── RecordFault           an error of unknown kind that recurs on one record alone
     │   └── (decode and validate failures are schemas.EventRejected)
     ├── BreakerOpen               dead letters are most of what flows: pause, alarm
+    ├── DeploymentError           the server or the deployment, not curable by retrying:
+    │                             stop with one line naming the cause
     └── ConfigurationError        a setting is wrong or missing: stop with one line
 
 Each class carries ``retriable``; ``classify`` maps a driver exception onto the tree
-once, chained with ``from``.
+once, chained with ``from``; ``fault_of`` says whose fault an error raised while
+writing records is (``Fault``).
 """
 
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 
 import asyncpg
 from aiokafka import errors as kafka_errors
@@ -60,6 +66,11 @@ class PositionConflict(TransientError):
     """The position stored in PostgreSQL is not the one this member started the batch from."""
 
 
+class UnexplainedFailure(TransientError):
+    """An error of unknown kind raised outside the write of any one record (so no record
+    can be blamed): retried with backoff, under the retry-budget alarm and liveness."""
+
+
 class PoisonRecord(IngestError):
     """The record itself cannot be applied; it goes to the dead-letter topic."""
 
@@ -94,8 +105,28 @@ class RowRejected(ApplyRejected):
         self.sqlstate = sqlstate
 
 
+class RecordFault(ApplyRejected):
+    """An error of unknown kind that recurred on this record written alone, while the
+    rest of its batch was written without it. ``error_class`` names the original error."""
+
+    def __init__(self, message: str, error_class: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
 class BreakerOpen(IngestError):
     """Dead letters crossed the configured share of recent records."""
+
+
+class DeploymentError(IngestError):
+    """The server or the deployment refuses the work in a way retrying cannot cure (a
+    missing grant or table, a corrupt page, a dead-letter topic that refuses writes).
+    Never a record's fault: nothing is dead-lettered, and the service stops with this
+    one-line message."""
+
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
 
 
 class ConfigurationError(IngestError):
@@ -103,9 +134,30 @@ class ConfigurationError(IngestError):
 
 
 RETRIABLE_SQLSTATES = frozenset(
-    {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "55P03", "57014"}
+    {"40001", "40P01", "57P01", "57P02", "57P03", "57P05", "53000", "53100", "53200", "53300"}
+    | {"55P03", "55006", "57014"}
 )
-_CONTENTION = frozenset({"40001", "40P01", "55P03"})
+"""Known transient, besides the whole class 08 (connection exceptions)."""
+_CONTENTION = frozenset({"40001", "40P01", "55P03", "55006"})
+SERVER_CLASSES = frozenset({"08", "28", "3D", "42", "53", "55", "57", "58", "XX"})
+"""SQLSTATE classes of the server or the deployment, never a record's fault: connection,
+authorization, catalog name, syntax or access rule, resources, object state, operator
+intervention, system and internal errors."""
+DATA_CLASSES = frozenset({"22", "23"})
+"""Data exceptions and integrity violations: the row's fault at once."""
+
+
+class Fault(StrEnum):
+    """Whose fault an error raised while writing records is."""
+
+    RECORD = "record"
+    """A row's values are refused (data or integrity error): isolate it, dead-letter it."""
+    UNKNOWN = "unknown"
+    """An error of no known kind: isolate it; the record's fault only when it recurs on
+    that record alone and the batch without it is written."""
+    SURROUNDINGS = "surroundings"
+    """The server, the deployment or the network: never a record's fault; the error
+    goes up (retried when transient, otherwise the service stops)."""
 
 
 def one_line(text: str, limit: int = MAX_ERROR_MESSAGE) -> str:
@@ -127,8 +179,44 @@ def row_rejected(exc: BaseException) -> RowRejected:
     return RowRejected(one_line(f"{type(exc).__name__}: {exc}"), sqlstate)
 
 
+def record_fault(exc: BaseException) -> RecordFault:
+    """The dead-letter reason for an error of unknown kind found to be a record's fault."""
+    return RecordFault(one_line(str(exc) or type(exc).__name__), type(exc).__name__)
+
+
+_NETWORK = (
+    OSError
+    | asyncio.TimeoutError
+    | asyncpg.InterfaceError
+    | asyncpg.ConnectionDoesNotExistError
+    | asyncpg.PostgresConnectionError
+)
+
+
+def fault_of(exc: BaseException) -> Fault:
+    """Whose fault an error raised while writing records is (pure)."""
+    if isinstance(exc, PoisonRecord):
+        return Fault.RECORD
+    if isinstance(exc, IngestError):
+        return Fault.SURROUNDINGS
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        if sqlstate[:2] in DATA_CLASSES:
+            return Fault.RECORD
+        if sqlstate[:2] in SERVER_CLASSES or sqlstate in RETRIABLE_SQLSTATES:
+            return Fault.SURROUNDINGS
+    if is_data_error(exc):
+        return Fault.RECORD
+    if isinstance(exc, _NETWORK | kafka_errors.KafkaError | asyncio.CancelledError):
+        return Fault.SURROUNDINGS
+    return Fault.UNKNOWN
+
+
 def classify(exc: BaseException) -> IngestError:
-    """Map a driver or network exception onto the tree (transient unless proven otherwise)."""
+    """Map a driver or network exception onto the tree. Only errors known to be transient
+    are retriable; the other errors of the server or the deployment are a
+    ``DeploymentError``; an error of unknown kind here, outside any one record's write,
+    is an ``UnexplainedFailure`` (retried, under the alarms)."""
     if isinstance(exc, IngestError):
         return exc
     message = one_line(f"{type(exc).__name__}: {exc}")
@@ -138,15 +226,22 @@ def classify(exc: BaseException) -> IngestError:
             return DatabaseContention(message)
         if sqlstate in RETRIABLE_SQLSTATES or sqlstate.startswith("08"):
             return DatabaseUnavailable(message)
-    if isinstance(
-        exc,
-        OSError
-        | asyncio.TimeoutError
-        | asyncpg.InterfaceError
-        | asyncpg.ConnectionDoesNotExistError
-        | asyncpg.PostgresConnectionError,
-    ):
+        if sqlstate[:2] in SERVER_CLASSES:
+            return DeploymentError(f"PostgreSQL refused the work: {message}", sqlstate)
+    if isinstance(exc, _NETWORK):
         return DatabaseUnavailable(message)
     if isinstance(exc, kafka_errors.KafkaError):
-        return BrokerUnavailable(message)
-    return DatabaseUnavailable(message)
+        if getattr(exc, "retriable", False) or isinstance(exc, _KAFKA_TRANSIENT):
+            return BrokerUnavailable(message)
+        return DeploymentError(f"Kafka refused the work: {message}")
+    if is_data_error(exc):
+        return row_rejected(exc)
+    return UnexplainedFailure(message)
+
+
+_KAFKA_TRANSIENT = (
+    kafka_errors.KafkaConnectionError,
+    kafka_errors.KafkaTimeoutError,
+    kafka_errors.RequestTimedOutError,
+    kafka_errors.NodeNotReadyError,
+)

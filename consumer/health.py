@@ -1,10 +1,11 @@
 """Liveness, readiness and consumer lag of a running service.
 
 Liveness asks whether each pipeline's loop still turns and makes progress: a loop that
-has not come round for a while, or an unpaused partition that received new records but
-whose stored position has not moved for a while, is stuck. An unreachable
-database or broker is not a liveness failure (the loop keeps turning while it retries);
-it makes the process unready instead, so replicas are not all restarted at once.
+has not come round for a while, or a partition that received new records but whose
+stored position has not moved for a while, is stuck. A partition paused for retries or
+behind an open breaker gets a longer bound (``UTXOIQ_HEALTH_PAUSED_STALL_S``): an
+unreachable database or broker makes the process unready first, so replicas are not all
+restarted at once by a short outage, but nothing retried for ever escapes liveness.
 """
 
 from __future__ import annotations
@@ -72,27 +73,42 @@ class _Seen:
     position: int
     high: int
     since: float
+    held: bool = False
+    """Paused, or behind an open breaker, at some point since the position last moved."""
 
 
 class ProgressWatch:
     """Per partition: since when the stored position has stood still, and the high then.
 
     A partition is stalled when records arrived after its position last moved (the high
-    watermark grew) and the position has not moved for the stall window while the
-    partition was not paused. Lag alone would mislead: the commit marker of a producer
-    transaction, or an aborted tail, keeps the high watermark above the last record.
+    watermark grew) and the position has not moved for the stall window; for a
+    partition held back meanwhile (paused while a batch is retried, or behind an open
+    breaker) the window is the longer paused bound, so an outage is a readiness matter
+    for a while, but nothing retried for ever escapes the alarm. Lag alone would
+    mislead: the commit marker of a producer transaction, or an aborted tail, keeps the
+    high watermark above the last record.
     """
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, int], _Seen] = {}
+        self._unpositioned_since: dict[str, float] = {}
 
-    def stalled(self, runner: PipelineRunner, stall_s: float, now: float) -> list[int]:
+    def unpositioned_for(self, runner: PipelineRunner, now: float) -> float:
+        """How long the runner has had partitions waiting to be sought to their stored
+        positions (0 when it has none): reading them may be what is retried for ever."""
+        topic = runner.pipeline.topic
+        if not runner.unpositioned:
+            self._unpositioned_since.pop(topic, None)
+            return 0.0
+        return now - self._unpositioned_since.setdefault(topic, now)
+
+    def stalled(self, runner: PipelineRunner, bounds: StallBounds, now: float) -> list[int]:
         consumer = runner._consumer
         topic = runner.pipeline.topic
         held = {(tp.topic, tp.partition) for tp in runner.positions}
         for key in [k for k in self._seen if k[0] == topic and k not in held]:
             del self._seen[key]
-        if consumer is None or runner.unpositioned or runner.breaker_open:
+        if consumer is None or runner.unpositioned:
             return []
         paused = consumer.paused()
         stalled = []
@@ -102,32 +118,48 @@ class ProgressWatch:
             if position is None or high is None:
                 continue
             seen = self._seen.get((tp.topic, tp.partition))
-            if seen is None or seen.position != position or ktp in paused:
-                self._seen[(tp.topic, tp.partition)] = _Seen(position, high, now)
-            elif high > seen.high and now - seen.since > stall_s:
+            if seen is None or seen.position != position:
+                seen = self._seen[(tp.topic, tp.partition)] = _Seen(position, high, now)
+            seen.held = seen.held or ktp in paused or runner.breaker_open
+            bound = bounds.paused_s if seen.held else bounds.running_s
+            if high > seen.high and now - seen.since > bound:
                 stalled.append(tp.partition)
         return sorted(stalled)
 
 
+@dataclass(frozen=True, slots=True)
+class StallBounds:
+    """How long records may wait with no progress: ``running_s`` for a partition that
+    was never held back meanwhile, ``paused_s`` for one that was."""
+
+    running_s: float
+    paused_s: float
+
+
 def _stuck_reason(
-    runner: PipelineRunner, watch: ProgressWatch, stall_s: float, now: float
+    runner: PipelineRunner, watch: ProgressWatch, bounds: StallBounds, now: float
 ) -> str | None:
     silent = now - runner.loop_heartbeat
-    if silent > stall_s:
+    if silent > bounds.running_s:
         return f"consume loop silent for {silent:.0f}s"
-    stalled = watch.stalled(runner, stall_s, now)
+    waited = watch.unpositioned_for(runner, now)
+    if waited > bounds.paused_s:
+        return f"partitions not positioned from PostgreSQL for {waited:.0f}s"
+    stalled = watch.stalled(runner, bounds, now)
     if not stalled:
         return None
-    return f"new records on partitions {stalled}, position unmoved for over {stall_s:g}s"
+    held = " (paused or behind the breaker)" if runner.breaker_open else ""
+    return f"new records on partitions {stalled}{held}, position unmoved for too long"
 
 
 def liveness(service: IngestService, watch: ProgressWatch, now: float | None = None) -> Verdict:
     """Alive while every pipeline's loop turns and, when records arrive, consumes them."""
     verdict = Verdict()
-    stall_s = service.settings.ingest.health_stall_s
+    ingest = service.settings.ingest
+    bounds = StallBounds(ingest.health_stall_s, ingest.health_paused_stall_s)
     now = time.monotonic() if now is None else now
     for runner in service.runners:
-        reason = _stuck_reason(runner, watch, stall_s, now)
+        reason = _stuck_reason(runner, watch, bounds, now)
         if reason is None:
             verdict.pass_(runner.pipeline.name)
         else:

@@ -23,7 +23,8 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
     """A metric sample older than the raw retention: counted, neither stored nor rolled up."""
     DEAD_LETTERED = "dead_lettered"
-    """Published to the dead-letter topic and recorded in ``dead_letters``."""
+    """Published to the dead-letter topic and recorded in ``dead_letters`` (now, or when
+    the record was consumed before)."""
 
 
 class Decoded(NamedTuple):
@@ -51,7 +52,7 @@ class DeadLetter:
         return cls(
             Record.of(item.record),
             "apply",
-            type(error).__name__,
+            getattr(error, "error_class", type(error).__name__),
             one_line(str(error)),
             str(item.event.id),
             item.event.type,
@@ -84,6 +85,10 @@ class BatchReport:
     """From the oldest record's Kafka timestamp to the start of the write: how long the
     batch's records waited to be fetched, gathered, decoded and given a lane."""
     oldest_event_age_s: float | None = None
+    failed_again: int = 0
+    """Records that failed again and already had a dead letter (not published again)."""
+    redriven: int = 0
+    """Records with a dead letter that now applied (their rows marked ``redriven``)."""
 
     def as_log(self) -> dict[str, Any]:
         return {
@@ -94,6 +99,8 @@ class BatchReport:
             "superseded": self.outcomes[Outcome.SUPERSEDED],
             "expired": self.outcomes[Outcome.EXPIRED],
             "dead_lettered": dict(self.dead_by_stage),
+            "failed_again": self.failed_again,
+            "redriven": self.redriven,
             "write_ms": round(self.write_seconds * 1000, 1),
             "queued_ms": None if self.queued_seconds is None else round(self.queued_seconds * 1000),
         }

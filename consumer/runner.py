@@ -43,16 +43,25 @@ from aiokafka import TopicPartition as KafkaTopicPartition
 from consumer.backoff import backoff_delay
 from consumer.batching import Batch, BatchLimits
 from consumer.breaker import DeadLetterBreaker
+from consumer.breaker_control import BreakerControl
 from consumer.carry import Carry
 from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import DecodedBatch, decode_batch, decode_batch_yielding
-from consumer.errors import BreakerOpen, PositionConflict, TransientError, classify
+from consumer.errors import (
+    BreakerOpen,
+    DeploymentError,
+    PositionConflict,
+    TransientError,
+    classify,
+)
+from consumer.grants import explain_denied
 from consumer.lanes import choose_lane, lane_of
 from consumer.offset_mirror import OffsetMirror
 from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
 from consumer.positions import advance_positions, load_positions
+from consumer.redelivery import DeadLetterMarks
 from consumer.retention import RetentionLoss, log_starts, retention_losses
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
@@ -117,13 +126,12 @@ class PipelineRunner:
             ingest.batch_max_records, ingest.batch_max_bytes, ingest.batch_max_age_ms / 1000
         )
         self.lanes = ingest.write_lanes
-        self.breaker = DeadLetterBreaker(ingest.breaker_window, ingest.breaker_threshold)
         self.positions: dict[TopicPartition, int | None] = {}
         self.unpositioned: set[TopicPartition] = set()
-        self.breaker_open = False
         self.settled = asyncio.Event()
         """Set once the member has joined its group and sought every partition it was
         given (maybe none) to its stored position."""
+        self.dead_marks = DeadLetterMarks()
         self.last_progress = time.monotonic()
         self.loop_heartbeat = time.monotonic()
         self._writing: dict[int, asyncio.Task[None]] = {}
@@ -140,6 +148,18 @@ class PipelineRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._log = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
         self._mirror = OffsetMirror(lambda: self._consumer, self._log)
+        breaker = DeadLetterBreaker(
+            ingest.breaker_window,
+            ingest.breaker_threshold,
+            ingest.breaker_cooldown_s,
+            ingest.breaker_max_cooldown_s,
+        )
+        self.breaker = BreakerControl(breaker, pool, pipeline.group, telemetry, self._log)
+
+    @property
+    def breaker_open(self) -> bool:
+        """Whether the dead-letter breaker holds this pipeline back now."""
+        return self.breaker.open
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -169,6 +189,7 @@ class PipelineRunner:
         try:
             while not stop.is_set():
                 self.loop_heartbeat = time.monotonic()
+                self._reap_finished()
                 if self.unpositioned:
                     await self._wait_for_lanes(list(self._writing), stop)
                     await self._seek_to_stored_positions(stop)
@@ -200,9 +221,16 @@ class PipelineRunner:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self._mirror.flush()
+            await self.breaker.stopped()
             await consumer.stop()
             self._consumer = None
             log.info("pipeline stopped", extra=self._log)
+
+    def _reap_finished(self) -> None:
+        """Forget the lanes whose batch is done; a batch that failed (an error the
+        service stops for) raises here, even while the loop finds nothing to gather."""
+        for lane in [lane for lane, task in self._writing.items() if task.done()]:
+            self._writing.pop(lane).result()
 
     def _partitions_of(self, lane: int) -> list[KafkaTopicPartition] | None:
         """The positioned partitions of a lane (partition number modulo lanes) to fetch
@@ -293,6 +321,7 @@ class PipelineRunner:
             self.positions.pop(key, None)
             self.unpositioned.discard(key)
             self._carried.drop(key)
+            self.dead_marks.forget(key)
         self.telemetry.rebalances.labels(self.pipeline.name, "revoked").inc()
         self.telemetry.assigned.labels(self.pipeline.name).set(len(self.positions))
         if revoked:
@@ -322,8 +351,11 @@ class PipelineRunner:
         try:
             async with self.pool.acquire() as conn:
                 stored = await load_positions(conn, self.pipeline.group, wanted)
+                await self.dead_marks.load(conn, self.pipeline.topic, wanted)
         except Exception as exc:
             error = classify(exc)
+            if isinstance(error, DeploymentError):
+                raise await explain_denied(self.pool, error) from exc
             self._count_retry(error)
             log.warning("cannot read stored positions", extra={**self._log, "error": str(error)})
             await self._poll_paused(self._delay(1), stop)
@@ -544,33 +576,20 @@ class PipelineRunner:
                 self._idle.set()
 
     async def _apply_with_retries(self, work: DecodedBatch, stop: asyncio.Event) -> None:
+        """Apply the owned part of a batch until it commits, or until the partitions are
+        given up. Transient failures are retried with backoff; a batch the breaker holds
+        back waits for the breaker; an error of the server or the deployment that
+        retrying cannot cure stops the pipeline (and with it the service)."""
         deadline: float | None = None
         attempt = 0
         while True:
             work = self._owned_part(work)
-            batch = work.batch
-            if not batch:
+            if not work.batch:
                 return
-            tally = (0, 0)
-
-            def breaker_trips(records: int, dead: int) -> bool:
-                nonlocal tally
-                tally = (records, dead)
-                return self.breaker.would_trip(records, dead)
-
             try:
-                report = await apply_batch(
-                    self.pool,
-                    self.pipeline,
-                    work,
-                    {tp: self.positions[tp] for tp in batch.parts},
-                    self.publisher,
-                    breaker_trips=breaker_trips,
-                    async_commit=self.settings.ingest.async_commit,
-                )
+                report, tally = await self._apply_once(work)
             except BreakerOpen as exc:
-                self._breaker_opened(str(exc))
-                await self._sleep(self.settings.ingest.breaker_cooldown_s, stop)
+                await self.breaker.tripped(str(exc), lambda: stop.is_set() or self._abandon)
                 if self._abandon or stop.is_set():
                     self._reposition_all()
                     return
@@ -586,15 +605,47 @@ class PipelineRunner:
                 self._count_retry(exc, attempt)
                 if stop.is_set() and deadline is None:
                     deadline = time.monotonic() + self.settings.ingest.shutdown_timeout_s / 2
-                if self._abandon or (deadline is not None and time.monotonic() > deadline):
-                    log.warning("batch abandoned; it will be fetched again", extra=self._log)
-                    self._reposition_all()
+                if self._gives_up(deadline):
                     return
                 await self._sleep(self._delay(attempt), stop)
                 continue
-            self._committed(batch, report, tally)
-            self._mirror_to_kafka(batch)
+            except DeploymentError as exc:
+                raise await explain_denied(self.pool, exc) from exc
+            await self.breaker.committed(*tally)
+            self._committed(work.batch, report)
+            self._mirror_to_kafka(work.batch)
             return
+
+    def _gives_up(self, deadline: float | None) -> bool:
+        """After a transient failure: whether to abandon the batch (a rebalance takes its
+        partitions, or stopping has waited long enough); it is fetched again later."""
+        if not self._abandon and (deadline is None or time.monotonic() <= deadline):
+            return False
+        log.warning("batch abandoned; it will be fetched again", extra=self._log)
+        self._reposition_all()
+        return True
+
+    async def _apply_once(self, work: DecodedBatch) -> tuple[BatchReport, tuple[int, int]]:
+        """One attempt at a batch: its report, and the (records, dead letters) the breaker
+        judged it by."""
+        tally = (0, 0)
+
+        def breaker_trips(records: int, dead: int) -> bool:
+            nonlocal tally
+            tally = (records, dead)
+            return self.breaker.trips(records, dead)
+
+        report = await apply_batch(
+            self.pool,
+            self.pipeline,
+            work,
+            {tp: self.positions[tp] for tp in work.batch.parts},
+            self.publisher,
+            breaker_trips=breaker_trips,
+            async_commit=self.settings.ingest.async_commit,
+            marks=self.dead_marks,
+        )
+        return report, tally
 
     async def _audit_positions(self) -> None:
         """When idle, check that the stored positions are not behind the ones this member
@@ -635,27 +686,9 @@ class PipelineRunner:
             return work
         return decode_batch(batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes)
 
-    def _breaker_opened(self, reason: str) -> None:
-        self.breaker_open = True
-        self.telemetry.breaker_open.labels(self.pipeline.name).set(1)
-        log.error(
-            "ALARM dead-letter circuit breaker open: pipeline paused",
-            extra={
-                **self._log,
-                "reason": reason,
-                "window": self.breaker.window,
-                "threshold": self.breaker.threshold,
-                "cooldown_s": self.settings.ingest.breaker_cooldown_s,
-            },
-        )
-
-    def _committed(self, batch: Batch, report: BatchReport, tally: tuple[int, int]) -> None:
-        self.breaker.record(*tally)
+    def _committed(self, batch: Batch, report: BatchReport) -> None:
         for tp, position in batch.next_positions().items():
             self.positions[tp] = max(self.positions.get(tp) or 0, position)
-        if self.breaker_open:
-            self.breaker_open = False
-            self.telemetry.breaker_open.labels(self.pipeline.name).set(0)
         self.last_progress = time.monotonic()
         self.telemetry.batch_committed(self.pipeline.name, self.pipeline.topic, report)
         log.info("batch committed", extra={**self._log, **report.as_log()})

@@ -325,6 +325,9 @@ class IngestSettings(BaseSettings):
     breaker_window: int = Field(default=1_000, ge=10)
     breaker_threshold: float = Field(default=0.5, gt=0, le=1.0)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    breaker_max_cooldown_s: float = Field(default=480.0, gt=0)
+    """The ceiling of the cool-down, which doubles each time a half-open breaker reopens
+    (never below ``breaker_cooldown_s``)."""
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
@@ -343,6 +346,9 @@ class IngestSettings(BaseSettings):
     picks. A port that cannot be bound stops the start."""
     http_host: str = "0.0.0.0"
     health_stall_s: float = Field(default=120.0, gt=0)
+    health_paused_stall_s: float = Field(default=900.0, gt=0)
+    """The bound for a partition paused (retrying, or behind an open breaker) since its
+    position last moved: records waiting and no progress for this long fail liveness."""
     ready_db_timeout_s: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="after")

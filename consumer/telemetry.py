@@ -107,7 +107,7 @@ class Telemetry:
         for outcome in (Outcome.INSERTED, Outcome.UPDATED, Outcome.SUPERSEDED, Outcome.EXPIRED):
             if report.outcomes[outcome]:
                 self.records.labels(pipeline, topic, outcome.value).inc(report.outcomes[outcome])
-        dead = sum(report.dead_by_stage.values())
+        dead = report.outcomes[Outcome.DEAD_LETTERED]
         if dead:
             self.records.labels(pipeline, topic, Outcome.DEAD_LETTERED.value).inc(dead)
         for stage, count in report.dead_by_stage.items():

@@ -4,7 +4,8 @@ This is the exactly-once core. The position compare-and-set comes first so that 
 second member working on the same partitions waits on the row lock and then fails,
 instead of applying the batch twice. Dead letters are published (and acknowledged)
 before the commit that moves past them, and recorded in ``dead_letters`` by that same
-commit; if publishing fails, nothing commits.
+commit; if publishing fails, nothing commits. A record dead-lettered before (its row
+exists) is not published again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from consumer.errors import BreakerOpen, IngestError, classify
 from consumer.outcomes import BatchReport, Outcome
 from consumer.pipelines import Pipeline
 from consumer.positions import advance_positions
+from consumer.redelivery import (
+    DeadLetterMarks,
+    first_time,
+    mark_applied_again,
+    must_look_up,
+    recorded_among,
+)
 
 FLUSH_WAIT = "SET LOCAL synchronous_commit = on"
 """For a batch that published dead letters: its commit waits for the WAL flush, so a lost
@@ -55,12 +63,16 @@ async def apply_batch(
     *,
     breaker_trips: BreakerCheck | None = None,
     async_commit: bool = False,
+    marks: DeadLetterMarks | None = None,
 ) -> BatchReport:
     """Apply a decoded batch exactly once or raise; nothing is committed when it raises.
 
+    Records that already have a ``dead_letters`` row (a replay, a redelivery) are not
+    dead-lettered again; those of them that now apply get their row marked ``redriven``
+    (``consumer.redelivery``; ``marks`` says when the batch must look, None: always).
     ``async_commit``: the pool's sessions commit without waiting for the WAL flush, so a
     batch with dead letters must ask for it."""
-    batch, decoded, dead = work.batch, work.decoded, work.dead
+    batch, decoded = work.batch, work.decoded
     records = len(batch)
     report = BatchReport(records=records, bytes=batch.size_bytes)
     report.queued_seconds = batch.since_produced()
@@ -69,7 +81,9 @@ async def apply_batch(
         async with pool.acquire() as conn, conn.transaction():
             await advance_positions(conn, pipeline.group, expected, batch.next_positions())
             result = await pipeline.write(conn, decoded)
-            dead = dead + result.rejected
+            failed = work.dead + result.rejected
+            recorded = await recorded_among(conn, batch) if must_look_up(marks, batch) else set()
+            dead = first_time(failed, recorded)
             if breaker_trips is not None and breaker_trips(records, len(dead)):
                 raise BreakerOpen(f"dead letters would be {len(dead)} of {records} records")
             if dead:
@@ -77,13 +91,17 @@ async def apply_batch(
             failed_at = datetime.now(UTC)
             placed = await publisher.publish(pipeline.dead_letter_topic, dead, failed_at)
             await record_dead_letters(conn, dead, pipeline.group, failed_at, placed)
+            report.redriven = await mark_applied_again(conn, recorded, failed)
     except IngestError:
         raise
     except Exception as exc:
         raise classify(exc) from exc
+    if marks is not None:
+        marks.raise_to(dead)
+    report.failed_again = len(failed) - len(dead)
     report.write_seconds = time.perf_counter() - started
     report.outcomes.update(result.outcomes)
-    report.outcomes[Outcome.DEAD_LETTERED] += len(dead)
+    report.outcomes[Outcome.DEAD_LETTERED] += len(failed)
     for d in dead:
         report.dead_by_stage[d.stage] += 1
     if decoded:

@@ -31,7 +31,8 @@ def _rollup(table: str, unit: str) -> str:
     return f"""
 INSERT INTO {table} AS r (service_name, metric_type, bucket_start, unit,
   sample_count, value_sum, value_min, value_max)
-VALUES ($1, $2, date_trunc('{unit}', $3::timestamptz, 'UTC'), $4, 1, $5, $5, $5)
+VALUES ($1, $2, date_trunc('{unit}', $3::timestamptz, 'UTC'), $4, 1, $5::float8, $5::float8,
+  $5::float8)
 ON CONFLICT (service_name, metric_type, bucket_start, unit) DO UPDATE SET
   sample_count = r.sample_count + 1, value_sum = r.value_sum + excluded.value_sum,
   value_min = least(r.value_min, excluded.value_min),

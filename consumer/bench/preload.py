@@ -68,7 +68,7 @@ FROM (SELECT g, $3::timestamptz - random() * $4::interval AS at
 ROLLUPS = """
 INSERT INTO system_metrics_hourly
 SELECT service_name, metric_type, date_bin('1 hour', recorded_at, '2000-01-01 00:00+00'), unit,
-       count(*), sum(value), min(value), max(value)
+       count(*), sum(value::text::numeric), min(value), max(value)
 FROM system_metrics GROUP BY 1, 2, 3, 4;
 INSERT INTO system_metrics_daily
 SELECT service_name, metric_type, date_bin('1 day', bucket_start, '2000-01-01 00:00+00'), unit,

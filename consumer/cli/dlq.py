@@ -33,7 +33,7 @@ from consumer.ops.dlq import (
     iter_dead_letters,
     list_dead_letters,
 )
-from consumer.ops.dlq_topic import read_record, read_topic, record_to_json
+from consumer.ops.dlq_topic import original_id, read_record, read_topic, record_to_json
 from consumer.ops.errors import OperationRefused
 from consumer.ops.redrive import (
     DEFAULT_MAX_REDRIVES,
@@ -341,7 +341,10 @@ def export(
         None, "--output", "-o", help="NDJSON file to write (default: standard output)."
     ),
     from_topic: bool = typer.Option(
-        False, "--from-topic", help="Read <topic>.dlq itself (needs --topic; --limit applies)."
+        False,
+        "--from-topic",
+        help="Read <topic>.dlq itself (needs --topic; --limit applies; a dead letter"
+        " published twice is exported once).",
     ),
 ) -> None:
     """NDJSON, one dead letter per line, keys, values and headers in base64."""
@@ -372,8 +375,14 @@ async def _export(
     count = 0
     if from_topic:
         assert chosen.topic is not None
+        seen: set[RecordId] = set()
         async with contextlib.aclosing(read_topic(settings, dlq_topic(chosen.topic))) as records:
             async for record in records:
+                original = original_id(record)
+                if original is not None and original in seen:
+                    continue  # published twice (a dropped connection): counted once
+                if original is not None:
+                    seen.add(original)
                 stream.write(orjson.dumps(record_to_json(record)).decode() + "\n")
                 count += 1
                 if chosen.limit and count >= chosen.limit:

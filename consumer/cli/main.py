@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from consumer.cli import (
     bench,
+    breaker,
     config_cmd,
     consume,
     db,
@@ -26,7 +27,7 @@ from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from consumer.cli.files import FileProblem, describe_os_error
 from consumer.cli.help import without_flag_placeholders
-from consumer.errors import ConfigurationError, one_line
+from consumer.errors import ConfigurationError, DeploymentError, one_line
 from consumer.logs import CLIENT_LOGGER
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.command("publish")(publish.publish)
 app.command("replay")(replay.replay)
 app.command("status")(status.status)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(breaker.app, name="breaker")
 app.add_typer(bench.app, name="bench")
 
 
@@ -58,6 +60,8 @@ def main() -> None:
         code = _run_app()
     except ConfigurationError as exc:
         fail(str(exc), EXIT_USAGE)
+    except DeploymentError as exc:
+        fail(str(exc), EXIT_FAILURE)
     except Exception as exc:
         message = explain(exc)
         if message is None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     SmallInteger,
     Table,
@@ -33,6 +34,7 @@ metadata = MetaData(
 JOB_STATUSES = ("pending", "running", "completed", "failed")
 DEAD_LETTER_STATUSES = ("pending", "redriven", "discarded")
 DEAD_LETTER_STAGES = ("decode", "validate", "apply")
+BREAKER_STATES = ("closed", "open", "half_open")
 FLAGS = ("inaccurate", "misleading", "outdated", "spam", "offensive", "other")
 
 
@@ -127,7 +129,7 @@ def _rollup(name: str) -> Table:
         _tstz("bucket_start"),
         Column("unit", Text, nullable=False),
         Column("sample_count", BigInteger, nullable=False),
-        Column("value_sum", Double, nullable=False),
+        Column("value_sum", Numeric, nullable=False),
         Column("value_min", Double, nullable=False),
         Column("value_max", Double, nullable=False),
         PrimaryKeyConstraint("service_name", "metric_type", "bucket_start", "unit"),
@@ -183,3 +185,28 @@ dead_letters = Table(
     Index("ix_dead_letters_topic_stage_class", "topic", "stage", "error_class"),
     Index("ix_dead_letters_key", "record_key"),
 )
+
+breaker_states = Table(
+    "breaker_states",
+    metadata,
+    Column("consumer_group", Text, nullable=False),
+    Column("member", Text, nullable=False),
+    Column("pipeline", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=text("''")),
+    Column("cooldown_s", Double, nullable=False),
+    _tstz("changed_at", server_default=func.now()),
+    PrimaryKeyConstraint("consumer_group", "member"),
+    CheckConstraint(_in("state", BREAKER_STATES), name="state_known"),
+)
+"""Each running member's dead-letter breaker, as it last changed (``utxoiq breaker status``)."""
+
+breaker_closes = Table(
+    "breaker_closes",
+    metadata,
+    Column("consumer_group", Text, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    _tstz("requested_at", server_default=func.now()),
+)
+"""Operators' ``utxoiq breaker close`` per consumer group: a member whose breaker is open
+closes it when ``requests`` grows past what it read when it opened."""

@@ -72,6 +72,20 @@ async def _records(
             raise OperationRefused(f"Kafka returned nothing for {FETCH_TIMEOUT_S:.0f}s: {names}")
 
 
+def original_id(record: Record) -> RecordId | None:
+    """The coordinates a dead letter's ``dlq.original.*`` headers name (None when they are
+    missing or malformed): a dead letter published twice names the same ones."""
+    headers = dict(record.headers)
+    try:
+        return RecordId(
+            (headers["dlq.original.topic"] or b"").decode(),
+            int(headers["dlq.original.partition"] or b""),
+            int(headers["dlq.original.offset"] or b""),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
 def record_to_json(record: Record) -> dict[str, Any]:
     """A record read from a topic as a JSON-ready dict (key, value, headers in base64)."""
     return {
@@ -81,5 +95,7 @@ def record_to_json(record: Record) -> dict[str, Any]:
         "timestamp": record.timestamp_ms,
         "key": None if record.key is None else base64.b64encode(record.key).decode(),
         "value": None if record.value is None else base64.b64encode(record.value).decode(),
-        "headers": [[n, base64.b64encode(v).decode()] for n, v in record.headers],
+        "headers": [
+            [n, None if v is None else base64.b64encode(v).decode()] for n, v in record.headers
+        ],
     }

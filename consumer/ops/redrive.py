@@ -72,7 +72,7 @@ class RedriveReport:
         self.failures.extend((d.record.id, d.error_class, d.message) for d in dead[:room])
 
 
-def redrive_headers(headers: Headers, count: int) -> list[tuple[str, bytes]]:
+def redrive_headers(headers: Headers, count: int) -> list[tuple[str, bytes | None]]:
     """The original headers, without any ``dlq.*``, plus ``dlq.redrive.count`` = count."""
     kept = [(name, value) for name, value in headers if not name.startswith(HEADER_PREFIX)]
     return [*kept, (REDRIVE_COUNT, str(count).encode())]

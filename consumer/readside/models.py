@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 from uuid import UUID
@@ -124,7 +125,8 @@ class MetricBucket(Result):
     bucket_start: datetime
     unit: str
     count: int
-    total: float
+    total: Decimal
+    """Exact (``numeric``): a sum of finite doubles can exceed the largest double."""
     average: float
     minimum: float
     maximum: float

@@ -251,7 +251,7 @@ def _bucket(row: RowMapping) -> MetricBucket:
         unit=row["unit"],
         count=count,
         total=row["value_sum"],
-        average=row["value_sum"] / count,
+        average=float(row["value_sum"] / count),
         minimum=row["value_min"],
         maximum=row["value_max"],
         partial=row["partial"],

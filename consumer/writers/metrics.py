@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from consumer.coordinates import Record
-from consumer.errors import is_data_error
+from consumer.errors import Fault, fault_of
 from consumer.metrics.window import BEYOND_HORIZON_REASON, SampleTime, SampleWindow
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
 from consumer.settings import MetricsRetentionSettings
@@ -38,11 +38,17 @@ the time-zone-aware ``date_trunc``)."""
 
 def _rollups(source: str) -> str:
     """CTEs that add ``source``'s samples to the hourly and daily rollups: the samples are
-    summed per hour once, and the days are summed from those hours."""
+    summed per hour once, and the days are summed from those hours.
+
+    Sums are ``numeric``, so no sum of finite doubles overflows. A sample enters the sum
+    through its shortest exact text (``value::text``), which reads back as the same
+    double; a direct ``::numeric`` cast would keep only 15 digits, and round the largest
+    double above itself."""
     cells = f"""
 cells AS MATERIALIZED (
   SELECT service_name, metric_type, date_bin('1 hour', recorded_at, {UTC_ORIGIN}) AS bucket,
-         unit, count(*) AS n, sum(value) AS total, min(value) AS low, max(value) AS high
+         unit, count(*) AS n, sum(value::text::numeric) AS total, min(value) AS low,
+         max(value) AS high
   FROM {source} GROUP BY 1, 2, 3, 4
 )"""
     return ",".join(
@@ -97,7 +103,8 @@ SELECT 1
 
 
 async def _append_all(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> bool:
-    """Insert every row as new; False (and nothing written) when any cannot be.
+    """Insert every row as new; False (and nothing written) when any cannot be, or when
+    an error that may be a row's fault is raised (the general path isolates it).
 
     Round trips are what a small batch costs on a busy machine, so there are four: the
     savepoint with the staging table emptied, the two of ``COPY``, and the append, a
@@ -108,10 +115,10 @@ async def _append_all(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]])
         await stage(conn, "stage_system_metrics", COLUMNS, rows, savepoint="append_all")
         await conn.fetchval(APPEND)
     except Exception as exc:
-        if is_data_error(exc):
-            await conn.execute("ROLLBACK TO SAVEPOINT append_all")
-            return False
-        raise
+        if fault_of(exc) is Fault.SURROUNDINGS:
+            raise
+        await conn.execute("ROLLBACK TO SAVEPOINT append_all")
+        return False
     return True
 
 

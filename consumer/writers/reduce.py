@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 
-from consumer.errors import RowRejected
+from consumer.errors import ApplyRejected
 from consumer.outcomes import Decoded
 from consumer.writers.isolate import Merge, write_isolating
 
@@ -44,7 +44,7 @@ def reduce_by_key(
 @dataclass(slots=True)
 class Reduced(Generic[Result]):
     results: list[Result] = field(default_factory=list)
-    refused: list[tuple[Decoded, RowRejected]] = field(default_factory=list)
+    refused: list[tuple[Decoded, ApplyRejected]] = field(default_factory=list)
     superseded: int = 0
 
 

@@ -78,7 +78,8 @@ def _answered(
     result: MetricAggregate,
 ) -> dict[tuple[datetime, str], tuple[int, float, float, float]]:
     return {
-        (b.bucket_start, b.unit): (b.count, b.total, b.minimum, b.maximum) for b in result.buckets
+        (b.bucket_start, b.unit): (b.count, float(b.total), b.minimum, b.maximum)
+        for b in result.buckets
     }
 
 
@@ -105,7 +106,7 @@ async def test_daily_aggregate_matches_the_raw_samples_including_partial_edges(
         DAY0 + timedelta(days=d): d in (1, 4) for d in range(1, 5)
     }
     for bucket in result.buckets:
-        assert bucket.average == pytest.approx(bucket.total / bucket.count)
+        assert bucket.average == pytest.approx(float(bucket.total) / bucket.count)
 
 
 async def test_hourly_aggregate_matches_the_raw_samples_for_any_offset_and_alignment(

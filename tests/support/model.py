@@ -140,4 +140,4 @@ async def assert_tables_match(db: asyncpg.Pool, model: Model) -> None:
         for bucket, (count, total, low, high) in wanted.items():
             g = got_rollups[bucket]
             assert (g[0], g[2], g[3]) == (count, low, high), (table, bucket)
-            assert abs(g[1] - total) <= 1e-6 * max(1.0, abs(total)), (table, bucket)
+            assert abs(float(g[1]) - total) <= 1e-6 * max(1.0, abs(total)), (table, bucket)

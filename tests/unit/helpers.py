@@ -15,7 +15,7 @@ def record(
     offset: int = 0,
     partition: int = 0,
     topic: str = "t",
-    headers: tuple[tuple[str, bytes], ...] = (),
+    headers: tuple[tuple[str, bytes | None], ...] = (),
 ) -> Record:
     value = event if isinstance(event, bytes) else to_bytes(event)
     key = b"k" if isinstance(event, bytes) else key_of(event)

@@ -13,6 +13,7 @@ from consumer.coordinates import TopicPartition
 from consumer.health import ProgressWatch, liveness, partition_lag
 
 STALL_S = 60.0
+PAUSED_STALL_S = 300.0
 TOPIC = "t"
 
 
@@ -30,28 +31,33 @@ class ConsumerView:
         return {KafkaTopicPartition(TOPIC, p) for p in self.paused_partitions}
 
 
-def runner(*, silent_s: float = 0, high: int = 10, paused: bool = False) -> Any:
+def runner(
+    *, silent_s: float = 0, high: int = 10, paused: bool = False, breaker_open: bool = False
+) -> Any:
     return SimpleNamespace(
         pipeline=SimpleNamespace(name="jobs", topic=TOPIC),
         loop_heartbeat=time.monotonic() - silent_s,
         positions={TopicPartition(TOPIC, 0): 10, TopicPartition(TOPIC, 1): None},
         unpositioned=set(),
-        breaker_open=False,
+        breaker_open=breaker_open,
         _consumer=ConsumerView({0: high, 1: 99}, {0} if paused else set()),
     )
 
 
 def service(*runners: Any) -> Any:
-    ingest = SimpleNamespace(health_stall_s=STALL_S)
+    ingest = SimpleNamespace(health_stall_s=STALL_S, health_paused_stall_s=PAUSED_STALL_S)
     return SimpleNamespace(runners=list(runners), settings=SimpleNamespace(ingest=ingest))
 
 
-def probes(one: Any, *, high_later: int, paused: bool = False) -> list[bool]:
-    """Liveness at t, t + stall/2 and t + 2 stall, the high watermark moved to high_later."""
+def probes(
+    one: Any, *, high_later: int, paused: bool = False, at: tuple[float, ...] = ()
+) -> list[bool]:
+    """Liveness at t and then at t + each of ``at`` (default: stall/2 and 2 stall), the high
+    watermark moved to high_later."""
     watch, now = ProgressWatch(), time.monotonic()
     answers = [liveness(service(one), watch, now).ok]
     one._consumer = ConsumerView({0: high_later, 1: 99}, {0} if paused else set())
-    for later in (STALL_S / 2, 2 * STALL_S):
+    for later in at or (STALL_S / 2, 2 * STALL_S):
         one.loop_heartbeat = now + later
         answers.append(liveness(service(one), watch, now + later).ok)
     return answers
@@ -69,8 +75,15 @@ def test_idle_with_a_tail_of_control_records_is_alive() -> None:
     assert probes(runner(high=11), high_later=11) == [True, True, True]
 
 
-def test_backlog_while_paused_for_retries_is_alive() -> None:
-    assert probes(runner(), high_later=500, paused=True) == [True, True, True]
+def test_backlog_while_paused_for_retries_is_alive_until_the_paused_bound() -> None:
+    """A short outage is a readiness matter; a retry that never ends fails liveness."""
+    later = (STALL_S / 2, 2 * STALL_S, PAUSED_STALL_S + 1)
+    assert probes(runner(), high_later=500, paused=True, at=later) == [True, True, True, False]
+
+
+def test_backlog_behind_an_open_breaker_fails_after_the_paused_bound() -> None:
+    later = (2 * STALL_S, PAUSED_STALL_S + 1)
+    assert probes(runner(breaker_open=True), high_later=500, at=later) == [True, True, False]
 
 
 def test_silent_loop_is_dead() -> None:
@@ -81,3 +94,16 @@ def test_silent_loop_is_dead() -> None:
 
 def test_starting_service_is_alive() -> None:
     assert liveness(service(), ProgressWatch()).ok
+
+
+def test_partitions_never_positioned_fail_after_the_paused_bound() -> None:
+    """Reading the stored positions retried for ever is a stall too."""
+    one, watch, now = runner(), ProgressWatch(), time.monotonic()
+    one.unpositioned = {TopicPartition(TOPIC, 0)}
+    assert liveness(service(one), watch, now).ok
+    one.loop_heartbeat = now + PAUSED_STALL_S + 1
+    verdict = liveness(service(one), watch, now + PAUSED_STALL_S + 1)
+    assert not verdict.ok
+    assert "not positioned" in verdict.checks["jobs"]
+    one.unpositioned = set()
+    assert liveness(service(one), watch, now + PAUSED_STALL_S + 2).ok

@@ -17,7 +17,11 @@ from consumer.decoding import decode_records
 from consumer.errors import (
     DatabaseContention,
     DatabaseUnavailable,
+    DeploymentError,
+    Fault,
+    UnexplainedFailure,
     classify,
+    fault_of,
     is_data_error,
     one_line,
 )
@@ -118,7 +122,7 @@ def test_backoff_grows_to_a_cap_with_jitter() -> None:
 
 
 def test_breaker_trips_only_when_most_of_a_full_window_is_dead() -> None:
-    breaker = DeadLetterBreaker(window=10, threshold=0.5)
+    breaker = DeadLetterBreaker(window=10, threshold=0.5, cooldown_s=30, max_cooldown_s=480)
     assert not breaker.would_trip(9, 9)  # window not full yet
     breaker.record(10, 0)
     assert not breaker.would_trip(5, 5)  # exactly half is not "most"
@@ -133,7 +137,7 @@ def test_breaker_trips_only_when_most_of_a_full_window_is_dead() -> None:
 
 def test_breaker_counts_match_a_record_by_record_window() -> None:
     rng = random.Random(3)
-    breaker = DeadLetterBreaker(window=50, threshold=0.5)
+    breaker = DeadLetterBreaker(window=50, threshold=0.5, cooldown_s=30, max_cooldown_s=480)
     flags: list[bool] = []
     for _ in range(200):
         total = rng.randint(1, 50)
@@ -145,7 +149,7 @@ def test_breaker_counts_match_a_record_by_record_window() -> None:
 
 
 def test_one_percent_poison_never_trips_the_default_breaker() -> None:
-    breaker = DeadLetterBreaker(window=1000, threshold=0.5)
+    breaker = DeadLetterBreaker(window=1000, threshold=0.5, cooldown_s=30, max_cooldown_s=480)
     for _ in range(40):
         assert not breaker.would_trip(500, 5)
         breaker.record(500, 5)
@@ -202,6 +206,32 @@ def test_driver_errors_map_onto_the_tree() -> None:
     assert is_data_error(asyncpg.CheckViolationError("check"))
     assert is_data_error(asyncpg.CharacterNotInRepertoireError("nul"))
     assert not is_data_error(deadlock)
+
+
+def test_errors_of_the_server_or_deployment_are_never_a_records_fault() -> None:
+    denied = asyncpg.InsufficientPrivilegeError("permission denied for table system_metrics")
+    for error in (
+        denied,
+        asyncpg.UndefinedTableError("no table"),
+        asyncpg.InvalidAuthorizationSpecificationError("no"),
+        asyncpg.InternalServerError("xx"),
+        asyncpg.DiskFullError("disk full"),
+        asyncpg.QueryCanceledError("statement timeout"),
+        ConnectionResetError(),
+    ):
+        assert fault_of(error) is Fault.SURROUNDINGS, error
+    assert isinstance(classify(denied), DeploymentError)
+    assert not classify(denied).retriable
+    assert isinstance(classify(asyncpg.DiskFullError("disk full")), DatabaseUnavailable)
+    assert isinstance(classify(asyncpg.QueryCanceledError("timeout")), DatabaseUnavailable)
+
+
+def test_an_unknown_error_is_isolated_and_never_retried_as_transient() -> None:
+    overflow = OverflowError("date value out of range")
+    assert fault_of(overflow) is Fault.UNKNOWN
+    assert fault_of(asyncpg.ProgramLimitExceededError("index row too big")) is Fault.UNKNOWN
+    assert fault_of(asyncpg.CheckViolationError("check")) is Fault.RECORD
+    assert isinstance(classify(overflow), UnexplainedFailure)
 
 
 def test_messages_are_one_bounded_line() -> None:
