@@ -11,11 +11,12 @@ STACK := bash deploy/stack.sh
 WITH_STACK := set -a; source .stack/env; set +a;
 PYTEST_ARGS ?=
 
-.PHONY: help venv stack-up stack-down stack-status migrate run test lint format bench soak clean
+.PHONY: help venv stack-up stack-down stack-status migrate run test schemas-check lint format bench soak clean
 
 help:
 	@echo "make run         local stack up, migrations, consumer in the foreground (Ctrl-C stops)"
-	@echo "make test        local stack up, then every test but the soak"
+	@echo "make test        contract check, local stack up, then every test but the soak"
+	@echo "make schemas-check  the event contract against the released one (schemas/baseline)"
 	@echo "make lint        ruff and mypy"
 	@echo "make bench       the benchmark (figures and ceilings, JSON in bench-results/)"
 	@echo "make soak        long crash and load scenarios"
@@ -45,7 +46,10 @@ migrate: venv stack-up
 run: migrate
 	$(WITH_STACK) exec $(BIN)/utxoiq consume
 
-test: migrate
+schemas-check: venv
+	$(BIN)/utxoiq schemas check --baseline schemas/baseline
+
+test: schemas-check migrate
 	$(WITH_STACK) $(BIN)/pytest -m "not soak" $(PYTEST_ARGS)
 
 soak: migrate

@@ -3,28 +3,51 @@
 ``decode`` is the consumer's decode-and-validate stage in one call: the size limit is
 checked before any parsing, then one ``TypeAdapter.validate_json`` call parses and
 validates straight from bytes. Failures are split the way the dead-letter contract
-needs them: ``decode`` when the bytes are not JSON text at all, ``validate`` when they
-are JSON that breaks the contract.
+needs them: ``decode`` when the bytes are not JSON text at all (bad UTF-8, bad syntax,
+the ``NaN`` and ``Infinity`` tokens, too large), ``validate`` when they are JSON that
+breaks the contract (an unknown ``type`` among them).
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import AnyEvent, Event
+from schemas.events import AnyEvent
+from schemas.registry import REGISTRY
 
 DEFAULT_MAX_EVENT_BYTES = 1_048_576
 """Default upper bound on one event's encoded size (Kafka's default record limit)."""
 
 _JSON_SYNTAX_ERRORS = frozenset({"json_invalid", "json_type"})
 _MAX_REPORTED_ERRORS = 5
+_SHOWN_CHARS = 80
+_NON_JSON_NUMBERS = ("NaN", "Infinity", "-Infinity")
 
 Stage = Literal["decode", "validate"]
 
-EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
+EVENT_ADAPTER: TypeAdapter[AnyEvent] = REGISTRY.adapter
+"""Validates an event of any type of the released contract."""
+
+
+class Rejection(StrEnum):
+    """Why the contract refuses a record's value: the dead letter's error class."""
+
+    EMPTY_VALUE = "EmptyValue"
+    """No value at all (a tombstone)."""
+    TOO_LARGE = "EventTooLarge"
+    """Above the configured maximum event size; not parsed."""
+    INVALID_UTF8 = "InvalidUtf8"
+    """Bytes that are not UTF-8 text."""
+    MALFORMED_JSON = "MalformedJson"
+    """UTF-8 text that is not JSON (bad syntax, ``NaN`` or ``Infinity``, nesting too deep)."""
+    UNKNOWN_TYPE = "UnknownEventType"
+    """Valid JSON whose ``type`` the reader does not accept."""
+    CONTRACT_VIOLATION = "ContractViolation"
+    """Valid JSON that breaks the contract: a field missing, of the wrong type or range."""
 
 
 class EventRejected(ValueError):
@@ -32,10 +55,10 @@ class EventRejected(ValueError):
 
     stage: Stage = "validate"
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    def __init__(self, message: str, *, reason: Rejection) -> None:
         super().__init__(message)
         self.reason = reason
-        """A short machine-friendly name of the failure, used as the error class."""
+        """Why, used as the dead letter's error class."""
 
 
 class UndecodableEvent(EventRejected):
@@ -48,6 +71,12 @@ class InvalidEvent(EventRejected):
     """Well-formed JSON that is not a valid event of the expected kind."""
 
     stage: Stage = "validate"
+
+
+def shown(text: str) -> str:
+    """``text`` quoted, escaped and cut short, for a message that may reach a log."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= _SHOWN_CHARS else quoted[: _SHOWN_CHARS - 4] + "...'"
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -66,6 +95,63 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and part.startswith("utxoiq.")
 
 
+def may_hold_non_json_numbers(value: bytes) -> bool:
+    """Whether ``value`` contains the text of a ``NaN`` or ``Infinity`` token (which the
+    JSON parser of pydantic accepts although they are not JSON); a quick test on bytes."""
+    return b"NaN" in value or b"Infinity" in value
+
+
+def _not_utf8(value: bytes) -> UndecodableEvent | None:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return UndecodableEvent(
+            f"not UTF-8 text: byte 0x{value[exc.start]:02x} at position {exc.start} ({exc.reason})",
+            reason=Rejection.INVALID_UTF8,
+        )
+    return None
+
+
+def _refuse_non_json_numbers(value: bytes) -> None:
+    """Raise when ``value`` is not JSON text by the strict parser (no ``NaN``)."""
+    try:
+        orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise _not_utf8(value) or _malformed(value, exc.msg, exc.pos) from exc
+
+
+def _malformed(value: bytes, message: str, position: int) -> UndecodableEvent:
+    text = value.decode("utf-8")
+    if text[position:].startswith(_NON_JSON_NUMBERS):
+        message = "NaN and Infinity are not JSON numbers"
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return UndecodableEvent(
+        f"not JSON text: {message} at line {line} column {column}",
+        reason=Rejection.MALFORMED_JSON,
+    )
+
+
+def _rejected(value: bytes, error: ValidationError) -> EventRejected:
+    """The ``EventRejected`` a failed ``validate_json`` of ``value`` stands for."""
+    items = error.errors(include_url=False)
+    syntax = next((item for item in items if item["type"] in _JSON_SYNTAX_ERRORS), None)
+    if syntax is not None:
+        return _not_utf8(value) or UndecodableEvent(
+            f"not JSON text: {syntax['msg'].removeprefix('Invalid JSON: ')}",
+            reason=Rejection.MALFORMED_JSON,
+        )
+    unknown = next((item for item in items if item["type"] == "union_tag_invalid"), None)
+    if unknown is not None:
+        context = unknown.get("ctx", {})
+        return InvalidEvent(
+            f"type: unknown event type {shown(str(context.get('tag')))}"
+            f" (accepted here: {context.get('expected_tags')})",
+            reason=Rejection.UNKNOWN_TYPE,
+        )
+    return InvalidEvent(describe_validation_error(error), reason=Rejection.CONTRACT_VIOLATION)
+
+
 def decode(
     value: bytes | None,
     adapter: TypeAdapter[Any] = EVENT_ADAPTER,
@@ -74,20 +160,18 @@ def decode(
 ) -> Any:
     """Parse and validate one record value; raise ``EventRejected`` on any failure."""
     if value is None:
-        raise UndecodableEvent("record has no value (tombstone)", reason="EmptyValue")
+        raise UndecodableEvent("record has no value (tombstone)", reason=Rejection.EMPTY_VALUE)
     if len(value) > max_bytes:
         raise UndecodableEvent(
             f"event is {len(value)} bytes, above the maximum of {max_bytes}",
-            reason="EventTooLarge",
+            reason=Rejection.TOO_LARGE,
         )
+    if may_hold_non_json_numbers(value):
+        _refuse_non_json_numbers(value)
     try:
         return adapter.validate_json(value)
     except ValidationError as exc:
-        if any(item["type"] in _JSON_SYNTAX_ERRORS for item in exc.errors()):
-            raise UndecodableEvent(
-                f"not JSON text: {exc.errors()[0]['msg']}", reason="MalformedJson"
-            ) from exc
-        raise InvalidEvent(describe_validation_error(exc), reason="ContractViolation") from exc
+        raise _rejected(value, exc) from exc
 
 
 def encode(event: AnyEvent) -> bytes:

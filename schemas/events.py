@@ -1,24 +1,31 @@
 """Pydantic models of the CloudEvents envelope and the six utxoIQ event types.
 
-The models follow ARCHITECTURE.md to the letter: unknown top-level attributes are
-allowed (CloudEvents extensions), unknown fields inside ``data`` are rejected, and every
-scalar is strict (a rating of ``"4"`` or ``4.0`` is refused, not coerced).
+The models follow ARCHITECTURE.md to the letter. They are tolerant readers: unknown
+top-level attributes (CloudEvents extensions) and unknown fields inside ``data``, at any
+depth, are accepted and kept aside in ``model_extra``, so a producer can add an optional
+field before its consumers know it (``schemas.unknown_fields`` names them). Every field
+the contract lists is required and every scalar is strict (a rating of ``"4"`` or ``4.0``
+is refused, not coerced). No text holds U+0000 and ``time`` in UTC falls within the
+years 1 to 9999, so whatever validates here can be stored by PostgreSQL.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 INT64_MAX = 2**63 - 1
 """Block heights and sequences are stored as PostgreSQL ``bigint``."""
@@ -39,18 +46,49 @@ FEEDBACK_FLAGS: tuple[str, ...] = (
     "other",
 )
 
-ShortText = Annotated[str, Field(max_length=MAX_TEXT)]
+
+def _without_nul(text: str) -> str:
+    if "\x00" in text:
+        raise PydanticCustomError(
+            "text_nul", "must not contain U+0000 (PostgreSQL text cannot hold it)"
+        )
+    return text
+
+
+def _in_utc_years(moment: datetime) -> datetime:
+    """Only the first and the last year can leave Python's range once moved to UTC."""
+    if moment.year in (1, 9999):
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "time_out_of_range", "in UTC falls outside the years 1 to 9999"
+            ) from None
+    return moment
+
+
+def _usable_or_none(value: Any) -> str | None:
+    """``dataschema`` never refuses an event: a value that is not usable text is dropped."""
+    if isinstance(value, str) and len(value) <= MAX_TEXT and "\x00" not in value:
+        return value
+    return None
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
+"""Any text of the contract: PostgreSQL ``text`` cannot hold U+0000."""
+ShortText = Annotated[Text, Field(max_length=MAX_TEXT)]
+EventTime = Annotated[AwareDatetime, AfterValidator(_in_utc_years)]
 BlockHeight = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Sequence = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
 
 class JobCreatedData(_Data):
     job_id: UUID
-    job_type: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    job_type: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT)]
     start_block: BlockHeight
     end_block: BlockHeight
     created_by: ShortText
@@ -78,7 +116,7 @@ class JobCompletedData(_Data):
 
 class JobFailedData(_Data):
     job_id: UUID
-    error_message: Annotated[str, Field(max_length=MAX_ERROR_MESSAGE)]
+    error_message: Annotated[Text, Field(max_length=MAX_ERROR_MESSAGE)]
     sequence: Sequence
 
 
@@ -86,7 +124,7 @@ class FeedbackSubmittedData(_Data):
     insight_id: ShortText
     user_id: ShortText
     rating: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[str, Field(max_length=MAX_COMMENT)] | None
+    comment: Annotated[Text, Field(max_length=MAX_COMMENT)] | None
     flags: list[FeedbackFlag]
 
     @field_validator("flags")
@@ -104,16 +142,21 @@ class MetricRecordedData(_Data):
     unit: ShortText
 
 
-class _Envelope(BaseModel):
-    """CloudEvents 1.0 structured-mode attributes shared by every event."""
+class Envelope(BaseModel):
+    """CloudEvents 1.0 structured-mode attributes shared by every event.
 
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    ``dataschema`` may name the JSON Schema of the event's type (its ``$id``, see
+    ``schemas.registry.schema_id``); it is informative only, so a value that is not
+    usable text is dropped rather than refused."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     specversion: Literal["1.0"]
     id: UUID
-    source: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-    time: AwareDatetime
-    datacontenttype: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    source: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT)]
+    time: EventTime
+    datacontenttype: Annotated[Text, Field(max_length=MAX_TEXT)] | None = None
+    dataschema: Annotated[str | None, BeforeValidator(_usable_or_none)] = None
 
     @property
     def event_id(self) -> UUID:
@@ -124,32 +167,32 @@ class _Envelope(BaseModel):
         return self.time
 
 
-class JobCreated(_Envelope):
+class JobCreated(Envelope):
     type: Literal["utxoiq.backfill.job.created"]
     data: JobCreatedData
 
 
-class JobProgress(_Envelope):
+class JobProgress(Envelope):
     type: Literal["utxoiq.backfill.job.progress"]
     data: JobProgressData
 
 
-class JobCompleted(_Envelope):
+class JobCompleted(Envelope):
     type: Literal["utxoiq.backfill.job.completed"]
     data: JobCompletedData
 
 
-class JobFailed(_Envelope):
+class JobFailed(Envelope):
     type: Literal["utxoiq.backfill.job.failed"]
     data: JobFailedData
 
 
-class FeedbackSubmitted(_Envelope):
+class FeedbackSubmitted(Envelope):
     type: Literal["utxoiq.insight.feedback.submitted"]
     data: FeedbackSubmittedData
 
 
-class MetricRecorded(_Envelope):
+class MetricRecorded(Envelope):
     type: Literal["utxoiq.system.metric.recorded"]
     data: MetricRecordedData
 
@@ -163,7 +206,7 @@ Event = Annotated[
 ]
 AnyEvent = JobCreated | JobProgress | JobCompleted | JobFailed | FeedbackSubmitted | MetricRecorded
 
-EVENT_MODELS: tuple[type[_Envelope], ...] = (
+EVENT_MODELS: tuple[type[Envelope], ...] = (
     JobCreated,
     JobProgress,
     JobCompleted,
@@ -173,7 +216,7 @@ EVENT_MODELS: tuple[type[_Envelope], ...] = (
 )
 
 
-def event_type_of(model: type[_Envelope]) -> str:
+def event_type_of(model: type[Envelope]) -> str:
     """The CloudEvents ``type`` string a model accepts."""
     annotation: Any = model.model_fields["type"].annotation
     return str(annotation.__args__[0])

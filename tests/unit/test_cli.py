@@ -65,8 +65,11 @@ def test_schemas_export_writes_one_json_schema_per_event_type(tmp_path: Path) ->
     rating = json.loads(
         (tmp_path / "out/utxoiq.insight.feedback.submitted.schema.json").read_text()
     )
+    assert (
+        rating["$id"] == "https://utxoiq.dev/schemas/utxoiq.insight.feedback.submitted.schema.json"
+    )
     data = rating["$defs"]["FeedbackSubmittedData"]
-    assert data["additionalProperties"] is False
+    assert data["additionalProperties"] is True
     assert (data["properties"]["rating"]["minimum"], data["properties"]["rating"]["maximum"]) == (
         1,
         5,
