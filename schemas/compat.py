@@ -165,7 +165,8 @@ def field_changes(old: FieldSpec, new: FieldSpec) -> list[tuple[Rule, str]]:
     if old.required != new.required:
         changes.append((Rule.FIELD_MADE_REQUIRED if new.required else Rule.FIELD_MADE_OPTIONAL, ""))
     if old.types != new.types:
-        changes.append((_set_rule(old.types, new.types, TYPE_RULES), _shown(old.types, new.types)))
+        rule = _set_rule(_with_integers(old.types), _with_integers(new.types), TYPE_RULES)
+        changes.append((rule, _shown(old.types, new.types)))
     changes += _value_changes(old.values, new.values)
     changes += _bound_changes(old, new)
     if old.closed != new.closed:
@@ -185,6 +186,11 @@ def _set_rule(old: frozenset[Any], new: frozenset[Any], rules: tuple[Rule, Rule,
     if new > old:
         return widened
     return changed
+
+
+def _with_integers(types: frozenset[str]) -> frozenset[str]:
+    """A JSON ``number`` accepts integers too."""
+    return types | {"integer"} if "number" in types else types
 
 
 def _shown(old: frozenset[Any], new: frozenset[Any]) -> str:

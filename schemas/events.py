@@ -74,21 +74,26 @@ def _usable_or_none(value: Any) -> str | None:
     return None
 
 
-Text = Annotated[str, AfterValidator(_without_nul)]
-"""Any text of the contract: PostgreSQL ``text`` cannot hold U+0000."""
-ShortText = Annotated[Text, Field(max_length=MAX_TEXT)]
+NulFree = AfterValidator(_without_nul)
+"""Refuses U+0000, which PostgreSQL ``text`` cannot hold. Put it after a text's length
+bounds, so that they are checked (and worded) as a string's."""
+
+ShortText = Annotated[str, Field(max_length=MAX_TEXT), NulFree]
 EventTime = Annotated[AwareDatetime, AfterValidator(_in_utc_years)]
 BlockHeight = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Sequence = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
-class _Data(BaseModel):
+class EventData(BaseModel):
+    """Base of every `data` model and of any object nested in one: strict, frozen, and
+    tolerant of unknown fields."""
+
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
 
-class JobCreatedData(_Data):
+class JobCreatedData(EventData):
     job_id: UUID
-    job_type: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT)]
+    job_type: Annotated[str, Field(min_length=1, max_length=MAX_TEXT), NulFree]
     start_block: BlockHeight
     end_block: BlockHeight
     created_by: ShortText
@@ -103,28 +108,28 @@ class JobCreatedData(_Data):
         return self
 
 
-class JobProgressData(_Data):
+class JobProgressData(EventData):
     job_id: UUID
     current_block: Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
     sequence: Sequence
 
 
-class JobCompletedData(_Data):
+class JobCompletedData(EventData):
     job_id: UUID
     sequence: Sequence
 
 
-class JobFailedData(_Data):
+class JobFailedData(EventData):
     job_id: UUID
-    error_message: Annotated[Text, Field(max_length=MAX_ERROR_MESSAGE)]
+    error_message: Annotated[str, Field(max_length=MAX_ERROR_MESSAGE), NulFree]
     sequence: Sequence
 
 
-class FeedbackSubmittedData(_Data):
+class FeedbackSubmittedData(EventData):
     insight_id: ShortText
     user_id: ShortText
     rating: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[Text, Field(max_length=MAX_COMMENT)] | None
+    comment: Annotated[str, Field(max_length=MAX_COMMENT), NulFree] | None
     flags: list[FeedbackFlag]
 
     @field_validator("flags")
@@ -135,7 +140,7 @@ class FeedbackSubmittedData(_Data):
         return flags
 
 
-class MetricRecordedData(_Data):
+class MetricRecordedData(EventData):
     service_name: ShortText
     metric_type: ShortText
     value: Annotated[float, Field(allow_inf_nan=False)]
@@ -153,9 +158,9 @@ class Envelope(BaseModel):
 
     specversion: Literal["1.0"]
     id: UUID
-    source: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT)]
+    source: Annotated[str, Field(min_length=1, max_length=MAX_TEXT), NulFree]
     time: EventTime
-    datacontenttype: Annotated[Text, Field(max_length=MAX_TEXT)] | None = None
+    datacontenttype: Annotated[str, Field(max_length=MAX_TEXT), NulFree] | None = None
     dataschema: Annotated[str | None, BeforeValidator(_usable_or_none)] = None
 
     @property
