@@ -89,3 +89,24 @@ def test_publish_check_refuses_a_bad_line_naming_line_and_field(tmp_path: Path) 
     assert result.returncode == 1
     assert "line 3" in result.stderr
     assert "data.value" in result.stderr
+
+
+def test_publish_check_refuses_nul_and_names_bad_utf8(tmp_path: Path) -> None:
+    good = (
+        '{"specversion": "1.0", "id": "6f1c3a52-4b43-4f55-9f43-3b0b2c1e9a10", "source": "/t",'
+        ' "type": "utxoiq.system.metric.recorded", "time": "2026-11-28T00:00:00Z",'
+        ' "data": {"service_name": "api", "metric_type": "cpu", "value": 1.5, "unit": "%"}}'
+    )
+    nul = tmp_path / "nul.ndjson"
+    nul.write_text(good.replace('"api"', '"a\\u0000pi"') + "\n")
+    result = utxoiq("publish", "--check", str(nul))
+    assert result.returncode == 1
+    assert (
+        "line 1" in result.stderr and "data.service_name: must not contain U+0000" in result.stderr
+    )
+    latin = tmp_path / "latin.ndjson"
+    latin.write_bytes(good.replace('"api"', '"caf\xe9"').encode("latin-1") + b"\n")
+    result = utxoiq("publish", "--check", str(latin))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "not UTF-8" in result.stderr
