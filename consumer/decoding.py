@@ -27,6 +27,7 @@ from schemas.codec import (
     decode,
     describe_validation_error,
     may_hold_non_json_numbers,
+    refuse_non_json_numbers,
 )
 from schemas.extras import unknown_fields
 from schemas.registry import StreamTypes
@@ -36,13 +37,23 @@ DECODE_SLICE = 256
 kept waiting on its database replies for more than a millisecond or two."""
 
 
-def _read(accepts: StreamTypes, event: Any, unknown: Counter[str] | None) -> Any:
-    """The event as the writer takes it; its unknown fields noted and counted."""
+def _read(
+    accepts: StreamTypes, event: Any, value: bytes | None, unknown: Counter[str] | None
+) -> Any:
+    """The validated event as the writer takes it, its unknown fields noted and counted.
+
+    The validator's JSON parser takes the ``NaN`` and ``Infinity`` tokens, which are not
+    JSON. Every float the models know must be finite, so a valid event can hold them only
+    in an unknown field: the bytes of an event with unknown fields are checked for them."""
     names = unknown_fields(event)
     if names:
+        if value is not None and may_hold_non_json_numbers(value):
+            refuse_non_json_numbers(value)
         UNKNOWN_FIELD_LOG.note(event.type, names)
         if unknown is not None:
             unknown[event.type] += len(names)
+    if not accepts.upgrades:
+        return event
     try:
         return accepts.current(event)
     except ValidationError as exc:
@@ -53,17 +64,6 @@ def _read(accepts: StreamTypes, event: Any, unknown: Counter[str] | None) -> Any
         ) from exc
 
 
-def _validated(value: bytes | None, accepts: StreamTypes, max_event_bytes: int) -> Any:
-    """The usual event straight from the core validator; anything else through
-    ``schemas.decode``, which says why it is refused."""
-    if value is not None and len(value) <= max_event_bytes and not may_hold_non_json_numbers(value):
-        try:
-            return accepts.adapter.validator.validate_json(value)
-        except ValueError:
-            pass
-    return decode(value, accepts.adapter, max_bytes=max_event_bytes)
-
-
 def decode_records(
     records: Iterable[KafkaMessage],
     accepts: StreamTypes,
@@ -72,16 +72,24 @@ def decode_records(
 ) -> tuple[list[Decoded], list[DeadLetter]]:
     """Split records into valid events and dead letters (stage ``decode`` or ``validate``).
 
-    ``unknown``, when given, gains the number of unknown fields per event type."""
+    The usual record goes straight through the core validator; any other through
+    ``schemas.decode``, which says why it is refused. ``unknown``, when given, gains the
+    number of unknown fields per event type."""
     decoded: list[Decoded] = []
     dead: list[DeadLetter] = []
+    validate = accepts.adapter.validator.validate_json  # the core validator: no wrapper
     for record in records:
+        value = record.value
         try:
-            event = _read(accepts, _validated(record.value, accepts, max_event_bytes), unknown)
+            event = validate(value) if value is not None and len(value) <= max_event_bytes else None
+        except ValueError:
+            event = None
+        try:
+            if event is None:
+                event = decode(value, accepts.adapter, max_bytes=max_event_bytes)
+            decoded.append(Decoded(record, _read(accepts, event, value, unknown)))
         except EventRejected as exc:
             dead.append(DeadLetter(Record.of(record), exc.stage, exc.reason, one_line(str(exc))))
-        else:
-            decoded.append(Decoded(record, event))
     return decoded, dead
 
 

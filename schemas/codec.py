@@ -16,7 +16,14 @@ from typing import Any, Literal
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.events import AnyEvent
+from schemas.events import (
+    EARLIEST,
+    LATEST,
+    NUL_FREE,
+    NUL_MESSAGE,
+    UTC_RANGE_MESSAGE,
+    AnyEvent,
+)
 from schemas.registry import REGISTRY
 
 DEFAULT_MAX_EVENT_BYTES = 1_048_576
@@ -26,6 +33,14 @@ _JSON_SYNTAX_ERRORS = frozenset({"json_invalid", "json_type"})
 _MAX_REPORTED_ERRORS = 5
 _SHOWN_CHARS = 80
 _NON_JSON_NUMBERS = ("NaN", "Infinity", "-Infinity")
+
+_TIME_BOUNDS = {"greater_than_equal": "ge", "less_than_equal": "le"}
+_UTC_BOUNDS = frozenset(
+    text
+    for moment in (EARLIEST, LATEST)
+    for text in (str(moment), moment.isoformat().replace("+00:00", "Z"))
+)
+"""How the validator may spell ``EventTime``'s bounds in its errors."""
 
 Stage = Literal["decode", "validate"]
 
@@ -84,11 +99,21 @@ def describe_validation_error(error: ValidationError) -> str:
     parts = []
     for item in error.errors(include_url=False, include_input=False)[:_MAX_REPORTED_ERRORS]:
         location = ".".join(str(p) for p in item["loc"] if not _is_union_tag(p))
-        parts.append(f"{location or '<event>'}: {item['msg']}")
+        parts.append(f"{location or '<event>'}: {_message(item)}")
     hidden = error.error_count() - _MAX_REPORTED_ERRORS
     if hidden > 0:
         parts.append(f"and {hidden} more")
     return "; ".join(parts)
+
+
+def _message(item: Any) -> str:
+    """The validator's message, in the contract's words for its own two rules."""
+    kind, context = item["type"], item.get("ctx", {})
+    if kind == "string_pattern_mismatch" and context.get("pattern") == NUL_FREE:
+        return NUL_MESSAGE
+    if kind in _TIME_BOUNDS and str(context.get(_TIME_BOUNDS[kind])) in _UTC_BOUNDS:
+        return UTC_RANGE_MESSAGE
+    return str(item["msg"])
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -112,8 +137,9 @@ def _not_utf8(value: bytes) -> UndecodableEvent | None:
     return None
 
 
-def _refuse_non_json_numbers(value: bytes) -> None:
-    """Raise when ``value`` is not JSON text by the strict parser (no ``NaN``)."""
+def refuse_non_json_numbers(value: bytes) -> None:
+    """Raise ``UndecodableEvent`` when ``value`` is not JSON text by a strict parser (one
+    that refuses ``NaN``); call it when ``may_hold_non_json_numbers`` is true."""
     try:
         orjson.loads(value)
     except orjson.JSONDecodeError as exc:
@@ -141,15 +167,27 @@ def _rejected(value: bytes, error: ValidationError) -> EventRejected:
             f"not JSON text: {syntax['msg'].removeprefix('Invalid JSON: ')}",
             reason=Rejection.MALFORMED_JSON,
         )
-    unknown = next((item for item in items if item["type"] == "union_tag_invalid"), None)
+    if any(item["type"] == "union_tag_not_found" for item in items):
+        return InvalidEvent("type: Field required", reason=Rejection.CONTRACT_VIOLATION)
+    unknown = _unknown_type(items)
     if unknown is not None:
-        context = unknown.get("ctx", {})
+        tag, accepted = unknown
         return InvalidEvent(
-            f"type: unknown event type {shown(str(context.get('tag')))}"
-            f" (accepted here: {context.get('expected_tags')})",
+            f"type: unknown event type {shown(tag)} (accepted here: {accepted})",
             reason=Rejection.UNKNOWN_TYPE,
         )
     return InvalidEvent(describe_validation_error(error), reason=Rejection.CONTRACT_VIOLATION)
+
+
+def _unknown_type(items: list[Any]) -> tuple[str, str] | None:
+    """(the type, the accepted ones) when the event's ``type`` is not one accepted here:
+    a union of models says so by its tag, a single model by its ``type`` literal."""
+    for item in items:
+        if item["type"] == "union_tag_invalid":
+            return str(item["ctx"]["tag"]), str(item["ctx"]["expected_tags"])
+        if item["type"] == "literal_error" and tuple(item["loc"]) == ("type",):
+            return str(item["input"]), str(item["ctx"]["expected"])
+    return None
 
 
 def decode(
@@ -167,7 +205,7 @@ def decode(
             reason=Rejection.TOO_LARGE,
         )
     if may_hold_non_json_numbers(value):
-        _refuse_non_json_numbers(value)
+        refuse_non_json_numbers(value)
     try:
         return adapter.validate_json(value)
     except ValidationError as exc:

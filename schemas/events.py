@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -25,7 +24,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 INT64_MAX = 2**63 - 1
 """Block heights and sequences are stored as PostgreSQL ``bigint``."""
@@ -47,26 +45,6 @@ FEEDBACK_FLAGS: tuple[str, ...] = (
 )
 
 
-def _without_nul(text: str) -> str:
-    if "\x00" in text:
-        raise PydanticCustomError(
-            "text_nul", "must not contain U+0000 (PostgreSQL text cannot hold it)"
-        )
-    return text
-
-
-def _in_utc_years(moment: datetime) -> datetime:
-    """Only the first and the last year can leave Python's range once moved to UTC."""
-    if moment.year in (1, 9999):
-        try:
-            moment.astimezone(UTC)
-        except OverflowError:
-            raise PydanticCustomError(
-                "time_out_of_range", "in UTC falls outside the years 1 to 9999"
-            ) from None
-    return moment
-
-
 def _usable_or_none(value: Any) -> str | None:
     """``dataschema`` never refuses an event: a value that is not usable text is dropped."""
     if isinstance(value, str) and len(value) <= MAX_TEXT and "\x00" not in value:
@@ -74,21 +52,32 @@ def _usable_or_none(value: Any) -> str | None:
     return None
 
 
-NulFree = AfterValidator(_without_nul)
-"""Refuses U+0000, which PostgreSQL ``text`` cannot hold. Put it after a text's length
-bounds, so that they are checked (and worded) as a string's."""
+NUL_FREE = r"^[^\x00]*$"
+"""The pattern of every text of the contract: PostgreSQL ``text`` cannot hold U+0000."""
+NUL_MESSAGE = "must not contain U+0000 (PostgreSQL text cannot hold it)"
+"""What ``schemas.codec`` says when a text breaks ``NUL_FREE``."""
+
+NulFree = Field(pattern=NUL_FREE)
+"""Refuses U+0000 in a text (checked by the validator's own regular expressions, so it
+costs next to nothing per field)."""
 
 ShortText = Annotated[str, Field(max_length=MAX_TEXT), NulFree]
-EventTime = Annotated[AwareDatetime, AfterValidator(_in_utc_years)]
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+EventTime = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
+"""A time with an offset whose UTC form Python (and so the writers) can hold: a valid
+RFC 3339 time such as ``9999-12-31T23:59:59-12:00`` lies past the last one."""
+UTC_RANGE_MESSAGE = "in UTC falls outside the years 1 to 9999"
+"""What ``schemas.codec`` says when a time breaks ``EventTime``'s bounds."""
 BlockHeight = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Sequence = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
 class EventData(BaseModel):
-    """Base of every `data` model and of any object nested in one: strict, frozen, and
-    tolerant of unknown fields."""
+    """Base of every `data` model and of any object nested in one: strict, frozen,
+    tolerant of unknown fields, and every float finite."""
 
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class JobCreatedData(EventData):
@@ -154,7 +143,7 @@ class Envelope(BaseModel):
     ``schemas.registry.schema_id``); it is informative only, so a value that is not
     usable text is dropped rather than refused."""
 
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, allow_inf_nan=False)
 
     specversion: Literal["1.0"]
     id: UUID

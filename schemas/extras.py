@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 def unknown_fields(model: BaseModel, prefix: str = "") -> list[str]:
     """The dotted paths of the unknown fields of ``model`` and of the models it holds."""
-    names = [prefix + name for name in model.__pydantic_extra__ or ()]
+    extra = model.__pydantic_extra__
+    names = [prefix + name for name in extra] if extra else []
     for field in nested_fields(type(model)):
         value = getattr(model, field)
         if isinstance(value, BaseModel):

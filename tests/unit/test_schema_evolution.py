@@ -17,6 +17,7 @@ from schemas import (
     REGISTRY,
     EventRejected,
     EventVersion,
+    InvalidEvent,
     MetricRecorded,
     MetricRecordedData,
     Registry,
@@ -167,7 +168,11 @@ def test_nul_in_any_text_field_is_refused_at_validate_naming_the_field(
 
 
 def test_a_producer_cannot_build_a_text_with_nul() -> None:
-    with pytest.raises(ValidationError, match="must not contain U\\+0000"):
+    with pytest.raises(InvalidEvent, match=r"^data\.unit: must not contain U\+0000"):
+        build_event(
+            "utxoiq.system.metric.recorded", {**ev.metric("a", "b", 1.0)["data"], "unit": "\x00"}
+        )
+    with pytest.raises(ValidationError, match="service_name"):
         MetricRecordedData(service_name="a\x00", metric_type="b", value=1.0, unit="ms")
 
 
@@ -222,6 +227,15 @@ def test_invalid_utf8_is_named_as_such_at_decode(raw: bytes, position: int | Non
     assert (error.stage, error.reason) == ("decode", "InvalidUtf8")
     at = raw.index(b"\xc3") if position is None else position
     assert str(error).startswith(f"not UTF-8 text: byte 0x{raw[at]:02x} at position {at} (")
+
+
+def test_an_event_without_a_type_is_told_so() -> None:
+    error = rejected(orjson.dumps({"specversion": "1.0"}))
+    assert (error.stage, error.reason, str(error)) == (
+        "validate",
+        "ContractViolation",
+        "type: Field required",
+    )
 
 
 def test_bad_syntax_keeps_its_own_message() -> None:

@@ -70,7 +70,8 @@ def rating(key: str, value: Any) -> Callable[[Contract], None]:
 
 
 def comment_not_null(contract: Contract) -> None:
-    data_of(contract, FEEDBACK)["properties"]["comment"] = {"type": "string", "maxLength": 4000}
+    properties = data_of(contract, FEEDBACK)["properties"]
+    properties["comment"] = properties["comment"]["anyOf"][0]
 
 
 def id_format(contract: Contract) -> None:
