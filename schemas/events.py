@@ -62,6 +62,7 @@ NulFree = Field(pattern=NUL_FREE)
 costs next to nothing per field)."""
 
 ShortText = Annotated[str, Field(max_length=MAX_TEXT), NulFree]
+
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
 EventTime = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
@@ -69,6 +70,7 @@ EventTime = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
 RFC 3339 time such as ``9999-12-31T23:59:59-12:00`` lies past the last one."""
 UTC_RANGE_MESSAGE = "in UTC falls outside the years 1 to 9999"
 """What ``schemas.codec`` says when a time breaks ``EventTime``'s bounds."""
+
 BlockHeight = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Sequence = Annotated[int, Field(ge=0, le=INT64_MAX)]
 

@@ -48,7 +48,11 @@ def schema_id(event_type: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EventVersion:
-    """One version of one kind of event."""
+    """One version of one kind of event.
+
+    Its model derives from ``schemas.events.Envelope``, and its ``data`` (and every
+    object nested in it) from ``schemas.events.EventData``, so it reads unknown fields
+    tolerantly and refuses non-finite floats like every other version."""
 
     model: type[Envelope]
     upgrade: Upgrade | None = None

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import pytest
 from schemas.compat import Rule, compare
 from schemas.registry import REGISTRY
 from tests.support.versions import METRIC_V2, REGISTRY_WITH_V2
+from tests.unit.test_cli import utxoiq
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "schemas" / "baseline"
@@ -175,16 +174,6 @@ def test_the_released_baseline_is_the_contract_of_this_code() -> None:
     assert compare(released(), released()) == []
     assert sorted(p.name for p in BASELINE.glob("*.schema.json")) == sorted(
         f"{t}.schema.json" for t in REGISTRY.types
-    )
-
-
-def utxoiq(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consumer.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
     )
 
 
