@@ -23,7 +23,8 @@ def unknown_fields(model: BaseModel, prefix: str = "") -> list[str]:
     for field in nested_fields(type(model)):
         value = getattr(model, field)
         if isinstance(value, BaseModel):
-            names += unknown_fields(value, f"{prefix}{field}.")
+            if value.__pydantic_extra__ or nested_fields(type(value)):
+                names += unknown_fields(value, f"{prefix}{field}.")
         elif isinstance(value, list | tuple):
             for item in value:
                 if isinstance(item, BaseModel):
