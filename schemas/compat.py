@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from schemas.schema_fields import LOWER_BOUNDS, UPPER_BOUNDS, FieldSpec, flatten
+from schemas.schema_fields import (
+    LOWER_BOUNDS,
+    UPPER_BOUNDS,
+    FieldSpec,
+    UnreadableSchema,
+    flatten,
+)
 
 
 class Rule(StrEnum):
@@ -94,13 +100,21 @@ class Change:
 def compare(
     baseline: Mapping[str, Mapping[str, Any]], current: Mapping[str, Mapping[str, Any]]
 ) -> list[Change]:
-    """Every change from ``baseline`` to ``current`` (both {event type: JSON Schema})."""
-    old = {name: flatten(schema) for name, schema in baseline.items()}
-    new = {name: flatten(schema) for name, schema in current.items()}
+    """Every change from ``baseline`` to ``current`` (both {event type: JSON Schema});
+    ``UnreadableSchema`` names a type whose schema is not shaped like an exported one."""
+    old = {name: _flattened(name, schema) for name, schema in baseline.items()}
+    new = {name: _flattened(name, schema) for name, schema in current.items()}
     changes = list(_type_changes(old, new))
     for name in sorted(old.keys() & new.keys()):
         changes += compare_fields(name, old[name], new[name])
     return changes
+
+
+def _flattened(event_type: str, schema: Mapping[str, Any]) -> dict[str, FieldSpec]:
+    try:
+        return flatten(schema)
+    except UnreadableSchema as exc:
+        raise UnreadableSchema(f"the schema of {event_type} cannot be read ({exc})") from exc
 
 
 def _type_changes(

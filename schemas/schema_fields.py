@@ -56,10 +56,16 @@ class FieldSpec:
         return dict(self.bounds).get(keyword)
 
 
+class UnreadableSchema(ValueError):
+    """A JSON Schema that does not have the shape of an exported event schema."""
+
+
 def flatten(schema: Mapping[str, Any]) -> dict[str, FieldSpec]:
     """Every field of an event's JSON Schema by path; the event itself is the path ``""``."""
-    definitions = schema.get("$defs", {})
-    return dict(_walk(schema, "", True, definitions))
+    try:
+        return dict(_walk(schema, "", True, schema.get("$defs", {})))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise UnreadableSchema(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _resolve(node: Mapping[str, Any], definitions: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -19,6 +19,7 @@ from consumer.settings import IngestSettings, TopicSettings
 from schemas.compat import compare
 from schemas.contract_files import ContractFileError, read_contract, write_contract
 from schemas.registry import REGISTRY
+from schemas.schema_fields import UnreadableSchema
 from schemas.topics import Stream
 
 app = typer.Typer(
@@ -84,7 +85,10 @@ def check(
         released = read_contract(baseline)
     except ContractFileError as exc:
         fail(str(exc), EXIT_USAGE)
-    changes = compare(released, REGISTRY.json_schemas())
+    try:
+        changes = compare(released, REGISTRY.json_schemas())
+    except UnreadableSchema as exc:
+        fail(f"{baseline}: {exc}", EXIT_USAGE)
     for change in changes:
         typer.echo(str(change))
     failing = sum(not change.passes for change in changes)

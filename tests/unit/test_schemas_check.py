@@ -199,7 +199,7 @@ def test_check_fails_naming_each_incompatible_change(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("case", ["missing", "a file", "empty", "not json"])
+@pytest.mark.parametrize("case", ["missing", "a file", "empty", "not json", "not a schema"])
 def test_an_unreadable_baseline_is_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     target = tmp_path / "baseline"
     if case == "a file":
@@ -208,6 +208,8 @@ def test_an_unreadable_baseline_is_one_line_and_exit_2(tmp_path: Path, case: str
         target.mkdir()
     if case == "not json":
         (target / f"{METRIC}.schema.json").write_text("{")
+    if case == "not a schema":
+        (target / f"{METRIC}.schema.json").write_text('{"properties": {"data": {"$ref": "#/x"}}}')
     result = utxoiq("schemas", "check", "--baseline", str(target))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and str(target) in result.stderr
