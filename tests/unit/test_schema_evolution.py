@@ -12,6 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from consumer.decoding import decode_records
+from consumer.outcomes import BatchReport
+from consumer.telemetry import Telemetry
 from consumer.unknown_fields import MAX_NAME_CHARS, UnknownFieldLog, printable_name
 from schemas import (
     REGISTRY,
@@ -271,3 +273,14 @@ def test_past_the_cap_a_types_new_names_are_only_counted(caplog: pytest.LogCaptu
     messages = [r.getMessage() for r in caplog.records]
     assert messages.count("further unknown field names of this type are only counted") == 1
     assert len(messages) == 3 + 1 + 1
+
+
+def test_unknown_fields_of_a_committed_batch_reach_the_counter_by_type() -> None:
+    telemetry = Telemetry()
+    report = BatchReport(records=3)
+    report.unknown_fields.update({METRIC_V2: 2, "utxoiq.system.metric.recorded": 1})
+    telemetry.batch_committed("metrics", "t", report)
+    telemetry.batch_committed("metrics", "t", report)
+    counted = telemetry.registry.get_sample_value
+    labels = {"pipeline": "metrics", "type": METRIC_V2}
+    assert counted("utxoiq_unknown_fields_total", labels) == 4
