@@ -111,6 +111,7 @@ class Registry:
     def __init__(self, streams: Mapping[Stream, Iterable[EventVersion]]) -> None:
         self.streams = {stream: StreamTypes(stream, tuple(streams[stream])) for stream in Stream}
         self.versions = {v.type: v for s in self.streams.values() for v in s.versions}
+        self._stream_of = {v.type: s.stream for s in self.streams.values() for v in s.versions}
         if len(self.versions) != sum(len(s.versions) for s in self.streams.values()):
             raise ValueError("an event type is registered twice")
         self.adapter = discriminated([v.model for v in self.versions.values()])
@@ -125,10 +126,7 @@ class Registry:
 
     def stream_of(self, event_type: str) -> Stream:
         """The stream that carries ``event_type``; ``KeyError`` when none does."""
-        for stream, accepted in self.streams.items():
-            if event_type in accepted.types:
-                return stream
-        raise KeyError(event_type)
+        return self._stream_of[event_type]
 
     def with_versions(self, stream: Stream, *versions: EventVersion) -> Registry:
         """A registry that also accepts ``versions`` on ``stream``."""

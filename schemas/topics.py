@@ -62,12 +62,8 @@ CONTRACTS: dict[Stream, StreamContract] = {
 
 
 def stream_of(event: AnyEvent) -> Stream:
-    """Which stream (and so which topic) an event belongs to."""
-    if isinstance(event, JobCreated | JobProgress | JobCompleted | JobFailed):
-        return Stream.JOBS
-    if isinstance(event, FeedbackSubmitted):
-        return Stream.FEEDBACK
-    return Stream.METRICS
+    """Which stream (and so which topic) an event of the released contract belongs to."""
+    return REGISTRY.stream_of(event.type)
 
 
 _KEYS: dict[Stream, Callable[[Any], str]] = {
@@ -78,8 +74,10 @@ _KEYS: dict[Stream, Callable[[Any], str]] = {
 
 
 def record_key(event: AnyEvent) -> str:
-    """The Kafka record key the contract prescribes for an event (its entity)."""
-    return _KEYS[stream_of(event)](event)
+    """The Kafka record key the contract prescribes for an event (its entity), the same
+    for every version of one kind."""
+    stream = stream_of(event)
+    return _KEYS[stream](REGISTRY.accepts(stream).current(event))
 
 
 def dlq_topic(source_topic: str) -> str:
