@@ -13,11 +13,12 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?=
 
-.PHONY: help venv stack-up stack-down stack-status migrate promtool run test lint format bench soak clean
+.PHONY: help venv stack-up stack-down stack-status migrate promtool run test schemas-check lint format bench soak clean
 
 help:
 	@echo "make run         local stack up, migrations and partitions, consumer in the foreground (Ctrl-C stops)"
-	@echo "make test        local stack up, then every test but the soak"
+	@echo "make test        contract check, local stack up, then every test but the soak"
+	@echo "make schemas-check  the event contract against the released one (schemas/baseline)"
 	@echo "make lint        ruff and mypy"
 	@echo "make bench       the benchmark (figures and ceilings, JSON in bench-results/)"
 	@echo "make soak        long crash and load scenarios"
@@ -57,7 +58,10 @@ promtool:
 run: migrate
 	$(WITH_STACK) exec $(BIN)/utxoiq consume
 
-test: migrate promtool
+schemas-check: venv
+	$(BIN)/utxoiq schemas check --baseline schemas/baseline
+
+test: schemas-check migrate promtool
 	$(WITH_STACK) $(BIN)/pytest -m "not soak" $(PYTEST_ARGS)
 
 soak: migrate

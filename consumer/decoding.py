@@ -1,73 +1,127 @@
-"""The decode stage: record bytes to validated events, or dead letters."""
+"""The decode stage: record bytes to validated events, or dead letters.
+
+Each event is read in the version its producer sent, then mapped onto the version the
+pipeline's writer takes (``StreamTypes.current``). Unknown fields of a valid event are
+ignored; they are counted per wire type and named once in the log.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import ValidationError
 
 from consumer.batching import Batch
 from consumer.coordinates import KafkaMessage, Record
 from consumer.errors import one_line
 from consumer.outcomes import DeadLetter, Decoded
-from schemas.codec import EventRejected, decode
+from consumer.unknown_fields import UNKNOWN_FIELD_LOG
+from schemas.codec import (
+    EventRejected,
+    InvalidEvent,
+    Rejection,
+    decode,
+    describe_validation_error,
+    may_hold_non_json_numbers,
+    refuse_non_json_numbers,
+)
+from schemas.extras import unknown_fields
+from schemas.registry import StreamTypes
 
 DECODE_SLICE = 256
 """Records decoded between two yields to the event loop, so a write in flight is not
 kept waiting on its database replies for more than a millisecond or two."""
 
 
+def _read(
+    accepts: StreamTypes, event: Any, value: bytes | None, unknown: Counter[str] | None
+) -> Any:
+    """The validated event as the writer takes it, its unknown fields noted and counted.
+
+    The validator's JSON parser takes the ``NaN`` and ``Infinity`` tokens, which are not
+    JSON. Every float the models know must be finite, so a valid event can hold them only
+    in an unknown field: the bytes of an event with unknown fields are checked for them."""
+    names = unknown_fields(event)
+    if names:
+        if value is not None and may_hold_non_json_numbers(value):
+            refuse_non_json_numbers(value)
+        UNKNOWN_FIELD_LOG.note(event.type, names)
+        if unknown is not None:
+            unknown[event.type] += len(names)
+    if not accepts.upgrades:
+        return event
+    try:
+        return accepts.current(event)
+    except ValidationError as exc:
+        raise InvalidEvent(
+            f"{event.type} does not map onto its current version: "
+            + describe_validation_error(exc),
+            reason=Rejection.CONTRACT_VIOLATION,
+        ) from exc
+
+
 def decode_records(
-    records: Iterable[KafkaMessage], adapter: TypeAdapter[Any], max_event_bytes: int
+    records: Iterable[KafkaMessage],
+    accepts: StreamTypes,
+    max_event_bytes: int,
+    unknown: Counter[str] | None = None,
 ) -> tuple[list[Decoded], list[DeadLetter]]:
-    """Split records into valid events and dead letters (stage ``decode`` or ``validate``)."""
+    """Split records into valid events and dead letters (stage ``decode`` or ``validate``).
+
+    The usual record goes straight through the core validator; any other through
+    ``schemas.decode``, which says why it is refused. ``unknown``, when given, gains the
+    number of unknown fields per event type."""
     decoded: list[Decoded] = []
     dead: list[DeadLetter] = []
-    validate = adapter.validator.validate_json  # the core validator: no wrapper per call
+    validate = accepts.adapter.validator.validate_json  # the core validator: no wrapper
     for record in records:
         value = record.value
-        if value is not None and len(value) <= max_event_bytes:
-            try:
-                decoded.append(Decoded(record, validate(value)))
-                continue
-            except ValueError:
-                pass
         try:
-            event = decode(value, adapter, max_bytes=max_event_bytes)
+            event = validate(value) if value is not None and len(value) <= max_event_bytes else None
+        except ValueError:
+            event = None
+        try:
+            if event is None:
+                event = decode(value, accepts.adapter, max_bytes=max_event_bytes)
+            decoded.append(Decoded(record, _read(accepts, event, value, unknown)))
         except EventRejected as exc:
             dead.append(DeadLetter(Record.of(record), exc.stage, exc.reason, one_line(str(exc))))
-        else:
-            decoded.append(Decoded(record, event))
     return decoded, dead
 
 
 @dataclass(frozen=True, slots=True)
 class DecodedBatch:
-    """A batch with its records decoded: the valid events and the dead letters."""
+    """A batch with its records decoded: the valid events, the dead letters, and the
+    number of unknown fields ignored per event type."""
 
     batch: Batch
     decoded: list[Decoded]
     dead: list[DeadLetter]
+    unknown_fields: Counter[str] = field(default_factory=Counter)
 
 
-def decode_batch(batch: Batch, adapter: TypeAdapter[Any], max_event_bytes: int) -> DecodedBatch:
-    decoded, dead = decode_records(batch.records, adapter, max_event_bytes)
-    return DecodedBatch(batch, decoded, dead)
+def decode_batch(batch: Batch, accepts: StreamTypes, max_event_bytes: int) -> DecodedBatch:
+    unknown: Counter[str] = Counter()
+    decoded, dead = decode_records(batch.records, accepts, max_event_bytes, unknown)
+    return DecodedBatch(batch, decoded, dead, unknown)
 
 
 async def decode_batch_yielding(
-    batch: Batch, adapter: TypeAdapter[Any], max_event_bytes: int
+    batch: Batch, accepts: StreamTypes, max_event_bytes: int
 ) -> DecodedBatch:
     """``decode_batch``, yielding to the event loop every ``DECODE_SLICE`` records."""
     records = batch.records
     decoded: list[Decoded] = []
     dead: list[DeadLetter] = []
+    unknown: Counter[str] = Counter()
     for start in range(0, len(records), DECODE_SLICE):
-        good, bad = decode_records(records[start : start + DECODE_SLICE], adapter, max_event_bytes)
+        part = records[start : start + DECODE_SLICE]
+        good, bad = decode_records(part, accepts, max_event_bytes, unknown)
         decoded += good
         dead += bad
         await asyncio.sleep(0)
-    return DecodedBatch(batch, decoded, dead)
+    return DecodedBatch(batch, decoded, dead, unknown)

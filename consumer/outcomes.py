@@ -80,6 +80,8 @@ class BatchReport:
     bytes: int = 0
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     dead_by_stage: Counter[str] = field(default_factory=Counter)
+    unknown_fields: Counter[str] = field(default_factory=Counter)
+    """Unknown fields ignored in the batch's valid events, per event type."""
     write_seconds: float = 0.0
     queued_seconds: float | None = None
     """From the oldest record's Kafka timestamp to the start of the write: how long the

@@ -1,14 +1,15 @@
-"""The three pipelines: which topic, group, event types and writer each one uses."""
+"""The three pipelines: which topic, group, event types and writer each one uses.
+
+The event types (and their versions) a pipeline accepts come from a registry of the
+contract, by default ``schemas.registry.REGISTRY``, the released one."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import asyncpg
-from pydantic import TypeAdapter
 
 from consumer.metrics.window import SampleWindow
 from consumer.outcomes import Decoded, WriteResult
@@ -16,7 +17,8 @@ from consumer.settings import Settings
 from consumer.writers.feedback import write_feedback
 from consumer.writers.jobs import write_jobs
 from consumer.writers.metrics import write_metrics
-from schemas.topics import CONTRACTS, Stream
+from schemas.registry import REGISTRY, Registry, StreamTypes
+from schemas.topics import Stream
 
 Writer = Callable[[asyncpg.Connection, Sequence[Decoded]], Awaitable[WriteResult]]
 
@@ -35,7 +37,7 @@ class Pipeline:
     topic: str
     dead_letter_topic: str
     group: str
-    adapter: TypeAdapter[Any]
+    accepts: StreamTypes
     write: Writer
 
     @property
@@ -50,23 +52,25 @@ def writer_of(stream: Stream, settings: Settings) -> Writer:
     return WRITERS[stream]
 
 
-def build_pipeline(stream: Stream, settings: Settings) -> Pipeline:
+def build_pipeline(stream: Stream, settings: Settings, registry: Registry = REGISTRY) -> Pipeline:
     return Pipeline(
         stream=stream,
         topic=settings.topics.source(stream),
         dead_letter_topic=settings.topics.dead_letter(stream),
         group=settings.ingest.group_id(stream),
-        adapter=CONTRACTS[stream].adapter,
+        accepts=registry.accepts(stream),
         write=writer_of(stream, settings),
     )
 
 
-def build_pipelines(settings: Settings, streams: Iterable[Stream] | None = None) -> list[Pipeline]:
-    return [build_pipeline(stream, settings) for stream in (streams or list(Stream))]
+def build_pipelines(
+    settings: Settings, streams: Iterable[Stream] | None = None, registry: Registry = REGISTRY
+) -> list[Pipeline]:
+    return [build_pipeline(stream, settings, registry) for stream in (streams or list(Stream))]
 
 
-def pipeline_for_topic(settings: Settings, topic: str) -> Pipeline:
-    for pipeline in build_pipelines(settings):
+def pipeline_for_topic(settings: Settings, topic: str, registry: Registry = REGISTRY) -> Pipeline:
+    for pipeline in build_pipelines(settings, registry=registry):
         if pipeline.topic == topic:
             return pipeline
     raise KeyError(f"no pipeline consumes topic {topic!r}")

@@ -207,7 +207,7 @@ class PipelineRunner:
                     continue
                 self._dry_lanes.discard(lane)
                 work = await decode_batch_yielding(
-                    batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes
+                    batch, self.pipeline.accepts, self.settings.ingest.max_event_bytes
                 )
                 await self._wait_for_lanes([lane], stop)
                 if stop.is_set():
@@ -684,7 +684,7 @@ class PipelineRunner:
         batch = work.batch.owned(owned)
         if batch is work.batch:
             return work
-        return decode_batch(batch, self.pipeline.adapter, self.settings.ingest.max_event_bytes)
+        return decode_batch(batch, self.pipeline.accepts, self.settings.ingest.max_event_bytes)
 
     def _committed(self, batch: Batch, report: BatchReport) -> None:
         for tp, position in batch.next_positions().items():

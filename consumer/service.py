@@ -30,6 +30,7 @@ from consumer.settings import Settings
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, start_or_close
 from consumer.writers.staging import staging_tables_of
+from schemas.registry import REGISTRY, Registry
 from schemas.topics import Stream
 
 log = logging.getLogger("utxoiq.service")
@@ -195,9 +196,11 @@ class IngestService:
         settings: Settings,
         streams: Iterable[Stream] | None = None,
         telemetry: Telemetry | None = None,
+        registry: Registry = REGISTRY,
     ) -> None:
+        """``registry``: the event types and versions the pipelines accept."""
         self.settings = settings
-        self.pipelines: list[Pipeline] = build_pipelines(settings, streams)
+        self.pipelines: list[Pipeline] = build_pipelines(settings, streams, registry)
         self.telemetry = telemetry or Telemetry()
         self.runners: list[PipelineRunner] = []
         self.ops_port: int | str = "off"

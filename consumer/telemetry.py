@@ -25,6 +25,12 @@ class Telemetry:
             ["pipeline", "topic", "stage"],
             registry=r,
         )
+        self.unknown_fields = Counter(
+            "utxoiq_unknown_fields_total",
+            "Fields of valid events that this consumer does not know (ignored), by event type.",
+            ["pipeline", "type"],
+            registry=r,
+        )
         self.batch_records = Histogram(
             "utxoiq_batch_records",
             "Records per committed batch.",
@@ -112,6 +118,8 @@ class Telemetry:
             self.records.labels(pipeline, topic, Outcome.DEAD_LETTERED.value).inc(dead)
         for stage, count in report.dead_by_stage.items():
             self.dead_letters.labels(pipeline, topic, stage).inc(count)
+        for event_type, count in report.unknown_fields.items():
+            self.unknown_fields.labels(pipeline, event_type).inc(count)
         self.batch_records.labels(pipeline).observe(report.records)
         self.write_seconds.labels(pipeline).observe(report.write_seconds)
         if report.oldest_event_age_s is not None:

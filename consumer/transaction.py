@@ -104,6 +104,7 @@ async def apply_batch(
     report.outcomes[Outcome.DEAD_LETTERED] += len(failed)
     for d in dead:
         report.dead_by_stage[d.stage] += 1
+    report.unknown_fields.update(work.unknown_fields)
     if decoded:
         oldest = min(item.event.time for item in decoded)
         report.oldest_event_age_s = (datetime.now(UTC) - oldest).total_seconds()

@@ -7,6 +7,7 @@ from schemas.codec import (
     DEFAULT_MAX_EVENT_BYTES,
     EventRejected,
     InvalidEvent,
+    Rejection,
     UndecodableEvent,
     decode,
     encode,
@@ -15,6 +16,7 @@ from schemas.events import (
     EVENT_MODELS,
     FEEDBACK_FLAGS,
     AnyEvent,
+    Envelope,
     FeedbackSubmitted,
     FeedbackSubmittedData,
     JobCompleted,
@@ -28,6 +30,7 @@ from schemas.events import (
     MetricRecorded,
     MetricRecordedData,
 )
+from schemas.extras import unknown_fields
 from schemas.publisher import (
     BrokerUnreachable,
     EventPublisher,
@@ -36,6 +39,7 @@ from schemas.publisher import (
     Sent,
     UnknownJobSequence,
 )
+from schemas.registry import REGISTRY, EventVersion, Registry, StreamTypes, schema_id
 from schemas.topics import (
     CONTRACTS,
     FEEDBACK_TOPIC,
@@ -55,10 +59,13 @@ __all__ = [
     "FEEDBACK_TOPIC",
     "JOBS_TOPIC",
     "METRICS_TOPIC",
+    "REGISTRY",
     "AnyEvent",
     "BrokerUnreachable",
+    "Envelope",
     "EventPublisher",
     "EventRejected",
+    "EventVersion",
     "FeedbackSubmitted",
     "FeedbackSubmittedData",
     "InvalidEvent",
@@ -74,13 +81,18 @@ __all__ = [
     "MetricRecordedData",
     "MetricSample",
     "PublishError",
+    "Registry",
+    "Rejection",
     "Sent",
     "Stream",
+    "StreamTypes",
     "UndecodableEvent",
     "UnknownJobSequence",
     "decode",
     "dlq_topic",
     "encode",
     "record_key",
+    "schema_id",
     "stream_of",
+    "unknown_fields",
 ]

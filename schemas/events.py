@@ -1,19 +1,24 @@
 """Pydantic models of the CloudEvents envelope and the six utxoIQ event types.
 
-The models follow ARCHITECTURE.md to the letter: unknown top-level attributes are
-allowed (CloudEvents extensions), unknown fields inside ``data`` are rejected, and every
-scalar is strict (a rating of ``"4"`` or ``4.0`` is refused, not coerced).
+The models follow ARCHITECTURE.md to the letter. They are tolerant readers: unknown
+top-level attributes (CloudEvents extensions) and unknown fields inside ``data``, at any
+depth, are accepted and kept aside in ``model_extra``, so a producer can add an optional
+field before its consumers know it (``schemas.unknown_fields`` names them). Every field
+the contract lists is required and every scalar is strict (a rating of ``"4"`` or ``4.0``
+is refused, not coerced). No text holds U+0000 and ``time`` in UTC falls within the
+years 1 to 9999, so whatever validates here can be stored by PostgreSQL.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -39,18 +44,47 @@ FEEDBACK_FLAGS: tuple[str, ...] = (
     "other",
 )
 
-ShortText = Annotated[str, Field(max_length=MAX_TEXT)]
+
+def _usable_or_none(value: Any) -> str | None:
+    """``dataschema`` never refuses an event: a value that is not usable text is dropped."""
+    if isinstance(value, str) and len(value) <= MAX_TEXT and "\x00" not in value:
+        return value
+    return None
+
+
+NUL_FREE = r"^[^\x00]*$"
+"""The pattern of every text of the contract: PostgreSQL ``text`` cannot hold U+0000."""
+NUL_MESSAGE = "must not contain U+0000 (PostgreSQL text cannot hold it)"
+"""What ``schemas.codec`` says when a text breaks ``NUL_FREE``."""
+
+NulFree = Field(pattern=NUL_FREE)
+"""Refuses U+0000 in a text (checked by the validator's own regular expressions, so it
+costs next to nothing per field)."""
+
+ShortText = Annotated[str, Field(max_length=MAX_TEXT), NulFree]
+
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+EventTime = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
+"""A time with an offset whose UTC form Python (and so the writers) can hold: a valid
+RFC 3339 time such as ``9999-12-31T23:59:59-12:00`` lies past the last one."""
+UTC_RANGE_MESSAGE = "in UTC falls outside the years 1 to 9999"
+"""What ``schemas.codec`` says when a time breaks ``EventTime``'s bounds."""
+
 BlockHeight = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Sequence = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class EventData(BaseModel):
+    """Base of every `data` model and of any object nested in one: strict, frozen,
+    tolerant of unknown fields, and every float finite."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, allow_inf_nan=False)
 
 
-class JobCreatedData(_Data):
+class JobCreatedData(EventData):
     job_id: UUID
-    job_type: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    job_type: Annotated[str, Field(min_length=1, max_length=MAX_TEXT), NulFree]
     start_block: BlockHeight
     end_block: BlockHeight
     created_by: ShortText
@@ -65,28 +99,28 @@ class JobCreatedData(_Data):
         return self
 
 
-class JobProgressData(_Data):
+class JobProgressData(EventData):
     job_id: UUID
     current_block: Annotated[int, Field(ge=-INT64_MAX, le=INT64_MAX)]
     sequence: Sequence
 
 
-class JobCompletedData(_Data):
+class JobCompletedData(EventData):
     job_id: UUID
     sequence: Sequence
 
 
-class JobFailedData(_Data):
+class JobFailedData(EventData):
     job_id: UUID
-    error_message: Annotated[str, Field(max_length=MAX_ERROR_MESSAGE)]
+    error_message: Annotated[str, Field(max_length=MAX_ERROR_MESSAGE), NulFree]
     sequence: Sequence
 
 
-class FeedbackSubmittedData(_Data):
+class FeedbackSubmittedData(EventData):
     insight_id: ShortText
     user_id: ShortText
     rating: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[str, Field(max_length=MAX_COMMENT)] | None
+    comment: Annotated[str, Field(max_length=MAX_COMMENT), NulFree] | None
     flags: list[FeedbackFlag]
 
     @field_validator("flags")
@@ -97,23 +131,28 @@ class FeedbackSubmittedData(_Data):
         return flags
 
 
-class MetricRecordedData(_Data):
+class MetricRecordedData(EventData):
     service_name: ShortText
     metric_type: ShortText
     value: Annotated[float, Field(allow_inf_nan=False)]
     unit: ShortText
 
 
-class _Envelope(BaseModel):
-    """CloudEvents 1.0 structured-mode attributes shared by every event."""
+class Envelope(BaseModel):
+    """CloudEvents 1.0 structured-mode attributes shared by every event.
 
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    ``dataschema`` may name the JSON Schema of the event's type (its ``$id``, see
+    ``schemas.registry.schema_id``); it is informative only, so a value that is not
+    usable text is dropped rather than refused."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, allow_inf_nan=False)
 
     specversion: Literal["1.0"]
     id: UUID
-    source: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-    time: AwareDatetime
-    datacontenttype: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    source: Annotated[str, Field(min_length=1, max_length=MAX_TEXT), NulFree]
+    time: EventTime
+    datacontenttype: Annotated[str, Field(max_length=MAX_TEXT), NulFree] | None = None
+    dataschema: Annotated[str | None, BeforeValidator(_usable_or_none)] = None
 
     @property
     def event_id(self) -> UUID:
@@ -124,32 +163,32 @@ class _Envelope(BaseModel):
         return self.time
 
 
-class JobCreated(_Envelope):
+class JobCreated(Envelope):
     type: Literal["utxoiq.backfill.job.created"]
     data: JobCreatedData
 
 
-class JobProgress(_Envelope):
+class JobProgress(Envelope):
     type: Literal["utxoiq.backfill.job.progress"]
     data: JobProgressData
 
 
-class JobCompleted(_Envelope):
+class JobCompleted(Envelope):
     type: Literal["utxoiq.backfill.job.completed"]
     data: JobCompletedData
 
 
-class JobFailed(_Envelope):
+class JobFailed(Envelope):
     type: Literal["utxoiq.backfill.job.failed"]
     data: JobFailedData
 
 
-class FeedbackSubmitted(_Envelope):
+class FeedbackSubmitted(Envelope):
     type: Literal["utxoiq.insight.feedback.submitted"]
     data: FeedbackSubmittedData
 
 
-class MetricRecorded(_Envelope):
+class MetricRecorded(Envelope):
     type: Literal["utxoiq.system.metric.recorded"]
     data: MetricRecordedData
 
@@ -163,7 +202,7 @@ Event = Annotated[
 ]
 AnyEvent = JobCreated | JobProgress | JobCompleted | JobFailed | FeedbackSubmitted | MetricRecorded
 
-EVENT_MODELS: tuple[type[_Envelope], ...] = (
+EVENT_MODELS: tuple[type[Envelope], ...] = (
     JobCreated,
     JobProgress,
     JobCompleted,
@@ -173,7 +212,7 @@ EVENT_MODELS: tuple[type[_Envelope], ...] = (
 )
 
 
-def event_type_of(model: type[_Envelope]) -> str:
+def event_type_of(model: type[Envelope]) -> str:
     """The CloudEvents ``type`` string a model accepts."""
     annotation: Any = model.model_fields["type"].annotation
     return str(annotation.__args__[0])

@@ -28,11 +28,13 @@ from schemas.codec import (
     DEFAULT_MAX_EVENT_BYTES,
     EVENT_ADAPTER,
     InvalidEvent,
+    Rejection,
     decode,
     describe_validation_error,
     encode,
 )
 from schemas.events import AnyEvent
+from schemas.registry import schema_id
 from schemas.topics import CONTRACTS, Stream, record_key, stream_of
 
 DEFAULT_SOURCE = "/utxoiq/producer"
@@ -96,12 +98,15 @@ def build_event(
         "type": event_type,
         "time": at or datetime.now(UTC),
         "datacontenttype": "application/json",
+        "dataschema": schema_id(event_type),
         "data": dict(data),
     }
     try:
         event: AnyEvent = EVENT_ADAPTER.validate_python(envelope)
     except ValidationError as exc:
-        raise InvalidEvent(describe_validation_error(exc), reason="ContractViolation") from exc
+        raise InvalidEvent(
+            describe_validation_error(exc), reason=Rejection.CONTRACT_VIOLATION
+        ) from exc
     return event
 
 
@@ -109,7 +114,7 @@ def _as_uuid(value: UUID | str) -> UUID:
     try:
         return value if isinstance(value, UUID) else UUID(value)
     except ValueError as exc:
-        raise InvalidEvent(f"not a UUID: {value!r}", reason="ContractViolation") from exc
+        raise InvalidEvent(f"not a UUID: {value!r}", reason=Rejection.CONTRACT_VIOLATION) from exc
 
 
 class EventPublisher:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -14,27 +13,17 @@ from schemas.events import (
     FeedbackSubmitted,
     JobCompleted,
     JobCreated,
-    JobEvent,
     JobFailed,
     JobProgress,
     MetricRecorded,
 )
+from schemas.registry import REGISTRY
+from schemas.streams import Stream as Stream
 
 JOBS_TOPIC = "utxoiq.backfill.job-progress"
 FEEDBACK_TOPIC = "utxoiq.insight.feedback"
 METRICS_TOPIC = "utxoiq.system.metrics"
 DLQ_SUFFIX = ".dlq"
-
-
-class Stream(StrEnum):
-    """The three kinds of records; each has its own topic and consumer pipeline."""
-
-    JOBS = "jobs"
-    """Backfill job lifecycle: created, progress, completed, failed (keyed by job_id)."""
-    FEEDBACK = "feedback"
-    """Users' feedback on insights (keyed by insight_id:user_id)."""
-    METRICS = "metrics"
-    """System metric samples (keyed by service_name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,40 +46,24 @@ def metric_key(event: MetricRecorded) -> str:
     return event.data.service_name
 
 
-CONTRACTS: dict[Stream, StreamContract] = {
-    Stream.JOBS: StreamContract(
-        Stream.JOBS,
-        JOBS_TOPIC,
-        (
-            "utxoiq.backfill.job.created",
-            "utxoiq.backfill.job.progress",
-            "utxoiq.backfill.job.completed",
-            "utxoiq.backfill.job.failed",
-        ),
-        TypeAdapter(JobEvent),
-    ),
-    Stream.FEEDBACK: StreamContract(
-        Stream.FEEDBACK,
-        FEEDBACK_TOPIC,
-        ("utxoiq.insight.feedback.submitted",),
-        TypeAdapter(FeedbackSubmitted),
-    ),
-    Stream.METRICS: StreamContract(
-        Stream.METRICS,
-        METRICS_TOPIC,
-        ("utxoiq.system.metric.recorded",),
-        TypeAdapter(MetricRecorded),
-    ),
+DEFAULT_TOPICS = {
+    Stream.JOBS: JOBS_TOPIC,
+    Stream.FEEDBACK: FEEDBACK_TOPIC,
+    Stream.METRICS: METRICS_TOPIC,
 }
+
+CONTRACTS: dict[Stream, StreamContract] = {
+    stream: StreamContract(
+        stream, topic, REGISTRY.accepts(stream).types, REGISTRY.accepts(stream).adapter
+    )
+    for stream, topic in DEFAULT_TOPICS.items()
+}
+"""Each stream's default topic and the types ``REGISTRY`` (the released contract) lists."""
 
 
 def stream_of(event: AnyEvent) -> Stream:
-    """Which stream (and so which topic) an event belongs to."""
-    if isinstance(event, JobCreated | JobProgress | JobCompleted | JobFailed):
-        return Stream.JOBS
-    if isinstance(event, FeedbackSubmitted):
-        return Stream.FEEDBACK
-    return Stream.METRICS
+    """Which stream (and so which topic) an event of the released contract belongs to."""
+    return REGISTRY.stream_of(event.type)
 
 
 _KEYS: dict[Stream, Callable[[Any], str]] = {
@@ -101,8 +74,10 @@ _KEYS: dict[Stream, Callable[[Any], str]] = {
 
 
 def record_key(event: AnyEvent) -> str:
-    """The Kafka record key the contract prescribes for an event (its entity)."""
-    return _KEYS[stream_of(event)](event)
+    """The Kafka record key the contract prescribes for an event (its entity), the same
+    for every version of one kind."""
+    stream = stream_of(event)
+    return _KEYS[stream](REGISTRY.accepts(stream).current(event))
 
 
 def dlq_topic(source_topic: str) -> str:

@@ -248,17 +248,19 @@ async def measure_ceilings(
     """Each ceiling ``--repeat`` times; the median of each is kept."""
     name, stream, batch = pipeline.name, pipeline.stream, settings.ingest.batch_max_records
     max_bytes = settings.ingest.max_event_bytes
-    rows = list(ceilings.rows_for(stream, values, pipeline.adapter))
+    rows = list(ceilings.rows_for(stream, values, pipeline.accepts.adapter))
     sample = values[: space.options.naive_events]
     fetched, decoded, written, naives = [], [], [], []
     for repetition in space.repetitions():
         records, seconds, cpu = await fetch_only(settings, pipeline.topic, ends)
         fetched.append(Rate(records, seconds, cpu))
-        decoded.append(ceilings.decode_only(values, pipeline.adapter, max_bytes))
+        decoded.append(ceilings.decode_only(values, pipeline.accepts.adapter, max_bytes))
         async with emptied(space.pool):
             written.append(await ceilings.write_only(space.pool, stream, rows, batch))
         async with emptied(space.pool):
-            naives.append(await naive.naive_baseline(space.pool, stream, sample, pipeline.adapter))
+            naives.append(
+                await naive.naive_baseline(space.pool, stream, sample, pipeline.accepts.adapter)
+            )
         space.say(
             f"{name}{repetition}: fetch-only {fetched[-1].per_second:,.0f} events/s, "
             f"decode-only {decoded[-1].per_second:,.0f} events/s (CPU), "

@@ -1,4 +1,5 @@
-"""``utxoiq schemas``: the event contract as JSON Schema files and an AsyncAPI document."""
+"""``utxoiq schemas``: the event contract as JSON Schema files and an AsyncAPI document,
+and the compatibility check of the contract against a released baseline."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from consumer.cli.errors import EXIT_USAGE, describe_settings_error, fail
+from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, describe_settings_error, fail
 from consumer.cli.files import output_folder
 from consumer.ops.asyncapi import asyncapi_document
 from consumer.settings import IngestSettings, TopicSettings
-from schemas.events import EVENT_MODELS, event_type_of
+from schemas.compat import compare
+from schemas.contract_files import ContractFileError, read_contract, write_contract
+from schemas.registry import REGISTRY
+from schemas.schema_fields import UnreadableSchema
 from schemas.topics import Stream
 
 app = typer.Typer(
-    help="Event contracts: export JSON Schemas and an AsyncAPI 3.0 document.",
+    help="Event contracts: export JSON Schemas and an AsyncAPI 3.0 document; check"
+    " compatibility with a baseline.",
     no_args_is_help=True,
 )
 
@@ -32,13 +37,17 @@ class DocumentFormat(StrEnum):
     """``asyncapi.yaml``."""
     JSON = "json"
     """``asyncapi.json``."""
+    NONE = "none"
+    """No AsyncAPI document: the JSON Schema files only (a baseline for ``check``)."""
 
 
 @app.command("export")
 def export(
     directory: Path = typer.Argument(..., help="Folder to write into (created)."),
     asyncapi_format: DocumentFormat = typer.Option(
-        DocumentFormat.YAML, "--asyncapi-format", help="Write asyncapi.yaml or asyncapi.json."
+        DocumentFormat.YAML,
+        "--asyncapi-format",
+        help="Write asyncapi.yaml or asyncapi.json, or none.",
     ),
 ) -> None:
     """Write one JSON Schema file per event type, and asyncapi.yaml, into DIRECTORY.
@@ -46,17 +55,48 @@ def export(
     The AsyncAPI document uses the topic names of this environment (UTXOIQ_TOPIC_*).
     """
     output_folder(directory)
-    for model in EVENT_MODELS:
-        name = event_type_of(model)
-        path = directory / f"{name}.schema.json"
-        schema = model.model_json_schema()
-        schema["$id"] = f"https://utxoiq.dev/schemas/{name}.schema.json"
-        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        path.write_bytes(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-        typer.echo(str(path))
-    path = directory / f"asyncapi.{asyncapi_format.value}"
-    path.write_text(_serialise(_document(), asyncapi_format), encoding="utf-8")
-    typer.echo(str(path))
+    document = None if asyncapi_format is DocumentFormat.NONE else _document()
+    try:
+        written = write_contract(REGISTRY.json_schemas(), directory)
+    except ContractFileError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if document is not None:
+        path = directory / f"asyncapi.{asyncapi_format.value}"
+        try:
+            path.write_text(_serialise(document, asyncapi_format), encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {path}: {exc.strerror}")
+        written.append(path)
+    for written_path in written:
+        typer.echo(str(written_path))
+
+
+@app.command("check")
+def check(
+    baseline: Path = typer.Option(
+        ..., "--baseline", metavar="DIR", help="A folder exported by `utxoiq schemas export`."
+    ),
+) -> None:
+    """Compare this code's contract with a baseline export; list every change by rule.
+
+    A change passes only if old consumers accept every event new producers emit and new
+    consumers accept every event old producers emit. Exit status 0 when every change
+    passes, 1 when one does not, 2 when the baseline cannot be read.
+    """
+    try:
+        released = read_contract(baseline)
+    except ContractFileError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        changes = compare(released, REGISTRY.json_schemas())
+    except UnreadableSchema as exc:
+        fail(f"{baseline}: {exc}", EXIT_USAGE)
+    for change in changes:
+        typer.echo(str(change))
+    failing = sum(not change.passes for change in changes)
+    if failing:
+        fail(f"{failing} incompatible change(s) from the baseline in {baseline}", EXIT_FAILURE)
+    typer.echo(f"compatible with the baseline in {baseline} ({len(changes)} change(s))")
 
 
 def _document() -> dict[str, Any]:

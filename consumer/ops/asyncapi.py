@@ -1,8 +1,9 @@
 """The event contract as an AsyncAPI 3.0 document (pure): topics, keys, messages, schemas.
 
 A producer in another language can generate its models and clients from it. Source
-channels carry the six event types (producers ``send``); each dead-letter channel
-carries the original bytes plus the ``dlq.*`` headers the contract names.
+channels carry the event types of ``schemas.registry.REGISTRY`` (producers ``send``);
+each dead-letter channel carries the original bytes plus the ``dlq.*`` headers the
+contract names.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from schemas.events import EVENT_MODELS, event_type_of
-from schemas.topics import CONTRACTS, Stream, dlq_topic
+from schemas.events import event_type_of
+from schemas.registry import REGISTRY
+from schemas.topics import Stream, dlq_topic
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING = "0.5.0"
@@ -62,7 +64,7 @@ def message_id(event_type: str) -> str:
 
 def _schemas() -> dict[str, Any]:
     _, top = models_json_schema(
-        [(model, "validation") for model in EVENT_MODELS], ref_template=SCHEMAS_REF
+        [(v.model, "validation") for v in REGISTRY.versions.values()], ref_template=SCHEMAS_REF
     )
     return dict(top.get("$defs", {}))
 
@@ -100,10 +102,10 @@ def asyncapi_document(
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {"deadLetter": _dead_letter_message()}
-    models = {event_type_of(m): m for m in EVENT_MODELS}
+    models = {name: version.model for name, version in REGISTRY.versions.items()}
     for stream in Stream:
         refs = {}
-        for event_type in CONTRACTS[stream].event_types:
+        for event_type in REGISTRY.accepts(stream).types:
             name = message_id(event_type)
             messages[name] = _message(models[event_type], stream)
             refs[name] = {"$ref": f"#/components/messages/{name}"}

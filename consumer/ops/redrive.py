@@ -41,6 +41,7 @@ from consumer.pipelines import Pipeline, pipeline_for_topic
 from consumer.service import dead_letter_producer
 from consumer.settings import Settings
 from consumer.writers.staging import create_staging_tables
+from schemas.registry import REGISTRY, Registry
 
 DEFAULT_CHUNK = 500
 DEFAULT_MAX_REDRIVES = 3
@@ -86,9 +87,9 @@ def chunks(ids: Sequence[RecordId], size: int) -> list[Sequence[RecordId]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _pipeline(settings: Settings, topic: str) -> Pipeline:
+def _pipeline(settings: Settings, topic: str, registry: Registry) -> Pipeline:
     try:
-        return pipeline_for_topic(settings, topic)
+        return pipeline_for_topic(settings, topic, registry)
     except KeyError:
         raise OperationRefused(
             f"no pipeline consumes {topic!r} with these settings (check UTXOIQ_TOPIC_*)"
@@ -99,7 +100,7 @@ async def apply_records(
     conn: asyncpg.Connection, pipeline: Pipeline, records: Sequence[Record], max_event_bytes: int
 ) -> tuple[list[Record], int, list[DeadLetter]]:
     """Decode and write like the consumer: (records now applied, superseded, failures)."""
-    decoded, dead = decode_records(records, pipeline.adapter, max_event_bytes)
+    decoded, dead = decode_records(records, pipeline.accepts, max_event_bytes)
     result = await pipeline.write(conn, decoded)
     failures = dead + result.rejected
     failed = {d.record.id for d in failures}
@@ -137,22 +138,28 @@ async def redrive(
     *,
     execute: bool,
     chunk_size: int = DEFAULT_CHUNK,
+    registry: Registry = REGISTRY,
 ) -> RedriveReport:
-    """Apply the selected pending dead letters directly into PostgreSQL."""
+    """Apply the selected pending dead letters directly into PostgreSQL, reading them with
+    the event types and versions ``registry`` lists."""
     async with _connection(settings) as conn:
         ids = await selected_ids(conn, selection)
         report = RedriveReport(execute, selected=len(ids))
         for chunk in chunks(ids, chunk_size):
 
             async def work(chunk: Sequence[RecordId] = chunk) -> None:
-                await _apply_chunk(conn, settings, chunk, report)
+                await _apply_chunk(conn, settings, registry, chunk, report)
 
             await _in_transaction(conn, execute, work)
     return report
 
 
 async def _apply_chunk(
-    conn: asyncpg.Connection, settings: Settings, ids: Sequence[RecordId], report: RedriveReport
+    conn: asyncpg.Connection,
+    settings: Settings,
+    registry: Registry,
+    ids: Sequence[RecordId],
+    report: RedriveReport,
 ) -> None:
     rows = await lock_pending(conn, ids)
     report.skipped += len(ids) - len(rows)
@@ -160,7 +167,7 @@ async def _apply_chunk(
         by_id = {row.id: row for row in group}
         applied, superseded, failures = await apply_records(
             conn,
-            _pipeline(settings, topic),
+            _pipeline(settings, topic, registry),
             [row.record() for row in by_id.values()],
             settings.ingest.max_event_bytes,
         )

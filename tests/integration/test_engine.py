@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -129,16 +131,23 @@ def _poison(settings: Settings, job_id: str) -> list[tuple[str, bytes | dict[str
         (metrics, b"\x00\x01 not json", "decode", "MalformedJson"),
         (metrics, b'{"specversion": "1.0"', "decode", "MalformedJson"),
         (metrics, b'{"pad": "' + b"x" * 3000 + b'"}', "decode", "EventTooLarge"),
+        (
+            metrics,
+            ev.to_bytes(metric).replace(b'"value":1.0', b'"value":NaN'),
+            "decode",
+            "MalformedJson",
+        ),
+        (metrics, ev.to_bytes(metric).replace(b'"svc"', b'"s\xffc"'), "decode", "InvalidUtf8"),
         (metrics, b"[1, 2]", "validate", invalid),
-        (metrics, {**metric, "type": "utxoiq.system.metric.nope"}, "validate", invalid),
-        (metrics, _data(metric, extra=1), "validate", invalid),
+        (metrics, {**metric, "type": "utxoiq.system.metric.nope"}, "validate", "UnknownEventType"),
+        (metrics, {**metric, "time": "9999-12-31T23:59:59-12:00"}, "validate", invalid),
         (fb, _data(feedback, rating=9), "validate", invalid),
         (fb, _data(feedback, rating=_REMOVE), "validate", invalid),
         (jobs, _data(created, start_block=50, end_block=5), "validate", invalid),
         (jobs, ev.job_progress(str(uuid.uuid4()), 3, 1), "apply", "UnknownJob"),
         (jobs, ev.job_progress(job_id, 10_000_000, 99), "apply", "BlockOutOfRange"),
-        (fb, ev.feedback("i\x00nul", "u", 4), "apply", "RowRejected"),
-        (jobs, ev.job_created(str(uuid.uuid4()), job_type="a\x00nul"), "apply", "RowRejected"),
+        (fb, ev.feedback("i\x00nul", "u", 4), "validate", invalid),
+        (jobs, ev.job_created(str(uuid.uuid4()), job_type="a\x00nul"), "validate", invalid),
     ]
 
 
@@ -235,21 +244,43 @@ async def test_records_of_aborted_producer_transactions_are_never_applied(
     assert ids == {e["id"] for e in committed}
 
 
+REFUSING = """
+ALTER TABLE system_metrics ADD CONSTRAINT test_refused CHECK (metric_type <> 'refused');
+ALTER TABLE insight_feedback ADD CONSTRAINT test_refused CHECK (user_id <> 'refused');
+"""
+"""Valid events whose rows PostgreSQL refuses: the contract's own models leave no such
+value, so the tests add a constraint."""
+
+NOT_REFUSING = """
+ALTER TABLE system_metrics DROP CONSTRAINT IF EXISTS test_refused;
+ALTER TABLE insight_feedback DROP CONSTRAINT IF EXISTS test_refused;
+"""
+
+
+@contextlib.asynccontextmanager
+async def refusing(db: asyncpg.Pool) -> AsyncIterator[None]:
+    await db.execute(REFUSING)
+    try:
+        yield
+    finally:
+        await db.execute(NOT_REFUSING)
+
+
 async def test_several_rows_refused_by_postgres_in_one_batch_are_found(
     settings: Settings, publish: Publish, clean_db: asyncpg.Pool
 ) -> None:
-    """Rows PostgreSQL refuses (text with NUL) are searched out of a batch, several at a
-    time, among replayed duplicates: each is dead-lettered once, every other event is
+    """Rows PostgreSQL refuses (a check constraint) are searched out of a batch, several at
+    a time, among replayed duplicates: each is dead-lettered once, every other event is
     applied once, and the rollups count only the applied samples."""
     metrics = [ev.metric(f"svc-{i % 4}", "cpu", float(i)) for i in range(40)]
     bad_metrics = [
-        ev.metric("svc-1", "c\x00pu", 1.0),
-        ev.metric("svc-2", "cpu", 2.0, unit="m\x00s"),
-        ev.metric("svc-3", "c\x00pu", 3.0),
+        ev.metric("svc-1", "refused", 1.0),
+        ev.metric("svc-2", "refused", 2.0, unit="s"),
+        ev.metric("svc-3", "refused", 3.0),
     ]
     feedback = [ev.feedback(f"ins-{i}", f"usr-{i}", 1 + i % 5) for i in range(30)]
-    bad_feedback = [ev.feedback("ins-1", "u\x00a", 4), ev.feedback("i\x00b", "usr-2", 2)]
-    async with running_service(settings, [Stream.METRICS, Stream.FEEDBACK]):
+    bad_feedback = [ev.feedback("ins-1", "refused", 4), ev.feedback("ins-b", "refused", 2)]
+    async with refusing(clean_db), running_service(settings, [Stream.METRICS, Stream.FEEDBACK]):
         await publish(
             settings.topics.metrics,
             metrics[:20] + bad_metrics[:2] + metrics[20:] + metrics[:5] + bad_metrics[2:],

@@ -142,7 +142,7 @@ async def test_dlq_show_prints_a_non_json_value_safely(
     headers = [("trace-id", b"abc-1"), ("evil", b"\x1b]0;owned\x07")]
     async with running_service(settings, [Stream.JOBS]):
         await (await producer.send(topic, value, key=b"k\x1b", headers=headers))
-        (record,) = await dead_letter(db, "MalformedJson")
+        (record,) = await dead_letter(db, "InvalidUtf8")
 
     code, out, err = await run_utxoiq(settings, "dlq", "show", str(record))
     assert code == 0, err

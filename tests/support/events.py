@@ -118,7 +118,8 @@ def key_of(event: dict[str, Any]) -> bytes:
         return str(data["job_id"]).encode()
     if event["type"].startswith("utxoiq.insight."):
         return f"{data['insight_id']}:{data['user_id']}".encode()
-    return str(data["service_name"]).encode()
+    service = data["service_name"] if "service_name" in data else data["service"]["name"]
+    return str(service).encode()
 
 
 def to_bytes(event: dict[str, Any]) -> bytes:

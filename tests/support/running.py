@@ -13,6 +13,7 @@ from pathlib import Path
 
 from consumer.service import IngestService
 from consumer.settings import Settings
+from schemas.registry import REGISTRY, Registry
 from schemas.topics import Stream
 from tests.support.services import REPO
 from tests.support.waiting import wait_until
@@ -36,10 +37,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def running_service(
-    settings: Settings, streams: Iterable[Stream] | None = None, *, wait_assigned: bool = True
+    settings: Settings,
+    streams: Iterable[Stream] | None = None,
+    *,
+    wait_assigned: bool = True,
+    registry: Registry = REGISTRY,
 ) -> AsyncIterator[IngestService]:
-    """An in-process service; on exit it is stopped as SIGTERM would stop it."""
-    service = IngestService(settings, streams)
+    """An in-process service accepting the types ``registry`` lists; on exit it is stopped
+    as SIGTERM would stop it."""
+    service = IngestService(settings, streams, registry=registry)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     try:

@@ -65,8 +65,11 @@ def test_schemas_export_writes_one_json_schema_per_event_type(tmp_path: Path) ->
     rating = json.loads(
         (tmp_path / "out/utxoiq.insight.feedback.submitted.schema.json").read_text()
     )
+    assert (
+        rating["$id"] == "https://utxoiq.dev/schemas/utxoiq.insight.feedback.submitted.schema.json"
+    )
     data = rating["$defs"]["FeedbackSubmittedData"]
-    assert data["additionalProperties"] is False
+    assert data["additionalProperties"] is True
     assert (data["properties"]["rating"]["minimum"], data["properties"]["rating"]["maximum"]) == (
         1,
         5,
@@ -129,3 +132,24 @@ def test_query_time_options_are_checked_like_dlq_ones() -> None:
     assert query.returncode == dlq.returncode == 2
     assert query.stderr == dlq.stderr
     assert "not a time: 'soon'" in query.stderr and "2h" in query.stderr
+
+
+def test_publish_check_refuses_nul_and_names_bad_utf8(tmp_path: Path) -> None:
+    good = (
+        '{"specversion": "1.0", "id": "6f1c3a52-4b43-4f55-9f43-3b0b2c1e9a10", "source": "/t",'
+        ' "type": "utxoiq.system.metric.recorded", "time": "2026-11-28T00:00:00Z",'
+        ' "data": {"service_name": "api", "metric_type": "cpu", "value": 1.5, "unit": "%"}}'
+    )
+    nul = tmp_path / "nul.ndjson"
+    nul.write_text(good.replace('"api"', '"a\\u0000pi"') + "\n")
+    result = utxoiq("publish", "--check", str(nul))
+    assert result.returncode == 1
+    assert (
+        "line 1" in result.stderr and "data.service_name: must not contain U+0000" in result.stderr
+    )
+    latin = tmp_path / "latin.ndjson"
+    latin.write_bytes(good.replace('"api"', '"caf\xe9"').encode("latin-1") + b"\n")
+    result = utxoiq("publish", "--check", str(latin))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "not UTF-8" in result.stderr

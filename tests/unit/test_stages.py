@@ -28,7 +28,7 @@ from consumer.errors import (
 from consumer.outcomes import DeadLetter
 from consumer.writers.feedback import entity, precedence
 from consumer.writers.reduce import reduce_by_key
-from schemas import CONTRACTS, Stream
+from schemas import REGISTRY, Stream
 from tests.support import events as ev
 from tests.unit.helpers import decoded, record
 
@@ -192,7 +192,7 @@ def test_decode_stage_splits_good_records_from_dead_letters() -> None:
         record(b"{", 1),
         record(ev.feedback("i", "u", 3), 2),
     ]
-    good, dead = decode_records(records, CONTRACTS[Stream.METRICS].adapter, 10_000)
+    good, dead = decode_records(records, REGISTRY.accepts(Stream.METRICS), 10_000)
     assert [g.record.offset for g in good] == [0]
     assert [(d.record.id.offset, d.stage) for d in dead] == [(1, "decode"), (2, "validate")]
 
