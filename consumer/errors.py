@@ -16,6 +16,7 @@
     │   └── (decode and validate failures are schemas.EventRejected)
     ├── BreakerOpen               dead letters are most of what flows: pause, alarm
     └── ConfigurationError        a setting is wrong or missing: stop with one line
+        └── PermissionMissing         an ACL or grant the service needs is not given
 
 Each class carries ``retriable``; ``classify`` maps a driver exception onto the tree
 once, chained with ``from``.
@@ -100,6 +101,12 @@ class BreakerOpen(IngestError):
 
 class ConfigurationError(IngestError):
     """A wrong or missing setting; the process stops with this one-line message."""
+
+
+class PermissionMissing(ConfigurationError):
+    """Kafka or PostgreSQL refuses an operation the service needs (a missing ACL or
+    grant): no retry can help, so the process stops with one line naming the resource
+    and the operation, having committed nothing past the record it was on."""
 
 
 RETRIABLE_SQLSTATES = frozenset(

@@ -135,6 +135,10 @@ class AclAdmin:
             )
             await self._client._send_request(request)
 
+    async def revoke_all(self, principal: str) -> None:
+        """Delete every ACL of ``principal`` (what an earlier, interrupted run left)."""
+        await self.revoke(principal, await self.granted(principal))
+
     async def granted(self, principal: str) -> set[Acl]:
         """Every ACL the broker holds for ``principal``."""
         request = DescribeAclsRequest(

@@ -111,13 +111,16 @@ Grant = Callable[[Credentials, Iterable[Acl]], Awaitable[None]]
 
 @pytest.fixture
 async def grant(services: Services) -> AsyncIterator[Grant]:
-    """Grant ACLs to a SCRAM user for this test; they are revoked when it ends."""
+    """Grant ACLs to a SCRAM user for this test, which starts with none; they are revoked
+    when the test ends."""
     given: list[tuple[Credentials, list[Acl]]] = []
 
     async def give(user: Credentials, acls: Iterable[Acl]) -> None:
         acls = list(acls)
-        given.append((user, acls))
         async with AclAdmin(services.bootstrap_servers) as admin:
+            if user not in (u for u, _ in given):
+                await admin.revoke_all(user.principal)
+            given.append((user, acls))
             await admin.grant(user.principal, acls)
 
     yield give
