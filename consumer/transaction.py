@@ -19,6 +19,7 @@ from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher, record_dead_letters
 from consumer.decoding import DecodedBatch
 from consumer.errors import BreakerOpen, IngestError, classify
+from consumer.grants import missing_grant
 from consumer.outcomes import BatchReport, Outcome
 from consumer.pipelines import Pipeline
 from consumer.positions import advance_positions
@@ -80,7 +81,7 @@ async def apply_batch(
     except IngestError:
         raise
     except Exception as exc:
-        raise classify(exc) from exc
+        raise (await missing_grant(pool, exc) or classify(exc)) from exc
     report.write_seconds = time.perf_counter() - started
     report.outcomes.update(result.outcomes)
     report.outcomes[Outcome.DEAD_LETTERED] += len(dead)

@@ -26,7 +26,7 @@ from consumer.topics_admin import start_or_close
 from tests.support.events import key_of, to_bytes
 from tests.support.services import Services, find_services
 
-pytest_plugins = ("tests.support.security",)
+pytest_plugins = ("tests.support.security", "tests.support.roles")
 
 DELETE_TOPICS_AT_ONCE = 100
 DELETE_TOPICS_WITHIN_S = 30

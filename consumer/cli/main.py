@@ -19,7 +19,7 @@ from consumer.cli import (
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_FAILURE, EXIT_USAGE, fail
 from consumer.diagnose import explain_database, explain_kafka, kafka_cause
-from consumer.errors import ConfigurationError, one_line
+from consumer.errors import ConfigurationError, PermissionMissing, one_line
 
 app = typer.Typer(
     name="utxoiq",
@@ -43,6 +43,8 @@ def main() -> None:
     """Entry point: known failures become one line on stderr and a non-zero exit."""
     try:
         code = _run_app()
+    except PermissionMissing as exc:
+        fail(str(exc), EXIT_FAILURE)
     except ConfigurationError as exc:
         fail(str(exc), EXIT_USAGE)
     except Exception as exc:
