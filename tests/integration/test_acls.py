@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -29,7 +30,7 @@ from tests.support.acls import (
     kafka_user_acls,
 )
 from tests.support.running import ConsumerProcess, run_utxoiq, running_service
-from tests.support.security import Grant, SecureStack, kafka_env, with_kafka
+from tests.support.security import Credentials, Grant, SecureStack, kafka_env, with_kafka
 from tests.support.services import REPO, Services
 from tests.support.waiting import wait_until
 
@@ -55,6 +56,19 @@ def one_of_each() -> dict[Stream, list[dict[str, object] | bytes]]:
     }
 
 
+async def grant_manifest(
+    grant: Grant, services: Services, manifest: Path, user: Credentials, settings: Settings
+) -> None:
+    """Give ``user`` the ACLs of a KafkaUser manifest for the test's topics and group, and
+    check that the broker now holds exactly those for it."""
+    name, manifest_acls = kafka_user_acls(manifest)
+    assert name == user.username
+    acls = for_test(manifest_acls, settings.topics, settings.ingest.group_prefix)
+    await grant(user, acls)
+    async with AclAdmin(services.bootstrap_servers) as admin:
+        assert await admin.granted(user.principal) == set(acls)
+
+
 async def counts(db: asyncpg.Pool) -> tuple[int, int, int, int]:
     row = await db.fetchrow(
         "SELECT (SELECT count(*) FROM backfill_jobs), (SELECT count(*) FROM insight_feedback),"
@@ -76,12 +90,7 @@ async def test_every_pipeline_runs_under_exactly_the_kafka_user_acls(
     """The principal holding exactly deploy/k8s/kafka-user.yaml's ACLs (and nothing else
     on the broker) consumes all three pipelines and publishes their dead letters."""
     settings = settings_with_topics
-    name, manifest_acls = kafka_user_acls(INGEST_USER_MANIFEST)
-    assert name == secure_stack.ingest.username
-    acls = for_test(manifest_acls, settings.topics, settings.ingest.group_prefix)
-    await grant(secure_stack.ingest, acls)
-    async with AclAdmin(services.bootstrap_servers) as admin:
-        assert await admin.granted(secure_stack.ingest.principal) == set(acls)
+    await grant_manifest(grant, services, INGEST_USER_MANIFEST, secure_stack.ingest, settings)
 
     ingest = with_kafka(settings, secure_stack.kafka(secure_stack.ingest))
     async with running_service(ingest):
@@ -171,12 +180,7 @@ async def test_operator_commands_run_under_the_operator_kafka_user_acls(
 
         record = await wait_until(dead_letter, within=30, what="the poison dead-lettered")
 
-    name, manifest_acls = kafka_user_acls(OPERATOR_USER_MANIFEST)
-    assert name == secure_stack.operator.username
-    acls = for_test(manifest_acls, settings.topics, settings.ingest.group_prefix)
-    await grant(secure_stack.operator, acls)
-    async with AclAdmin(services.bootstrap_servers) as admin:
-        assert await admin.granted(secure_stack.operator.principal) == set(acls)
+    await grant_manifest(grant, services, OPERATOR_USER_MANIFEST, secure_stack.operator, settings)
 
     env = kafka_env(secure_stack.kafka(secure_stack.operator))
     commands = [

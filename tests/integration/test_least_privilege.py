@@ -23,6 +23,16 @@ POISON = b"{not json"
 JOB = "00000000-0000-4000-8000-0000000000aa"
 
 
+async def assert_refused(url: str, statement: str) -> None:
+    """``statement``, run by the role of ``url``, fails for want of a privilege."""
+    conn = await asyncpg.connect(url)
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 def as_role(settings: Settings, role_urls: RoleUrls, role: str) -> Settings:
     return Settings(settings.kafka, role_urls.database(role), settings.topics, settings.ingest)
 
@@ -84,12 +94,7 @@ async def test_the_runtime_role_cannot_change_the_schema_or_leave_its_own(
 ) -> None:
     """No DDL, no DELETE or TRUNCATE, no write to the schema version, nothing outside utxoiq."""
     await roles_db.execute("CREATE TABLE IF NOT EXISTS public.admin_only (id int)")
-    conn = await asyncpg.connect(role_urls.ingest)
-    try:
-        with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await conn.execute(statement)
-    finally:
-        await conn.close()
+    await assert_refused(role_urls.ingest, statement)
 
 
 async def test_the_read_side_runs_as_the_read_only_role(
@@ -112,12 +117,7 @@ async def test_the_read_side_runs_as_the_read_only_role(
     code, out, err = await run_utxoiq(reader, "query", "jobs", "--json")
     assert code == 0, err
     assert JOB in out
-    conn = await asyncpg.connect(role_urls.read)
-    try:
-        with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await conn.execute("UPDATE backfill_jobs SET current_block = 0")
-    finally:
-        await conn.close()
+    await assert_refused(role_urls.read, "UPDATE backfill_jobs SET current_block = 0")
 
 
 async def test_a_missing_grant_stops_the_service_with_one_line(

@@ -3,13 +3,13 @@ nothing else: every other path is 404 without echoing it, every other method 405
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import asyncpg
 
 from consumer.settings import Settings
 from schemas.topics import Stream
+from tests.support.http import http_request
 from tests.support.proxy import free_port
 from tests.support.running import running_service
 
@@ -27,18 +27,6 @@ OTHER_PATHS = [
 ]
 
 
-async def request(port: int, method: str, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
-        await writer.drain()
-        response = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-    head, _, body = response.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
-
-
 async def test_the_operations_port_serves_only_metrics_and_the_probes(
     make_settings: Callable[..., Settings], clean_db: asyncpg.Pool
 ) -> None:
@@ -47,12 +35,12 @@ async def test_the_operations_port_serves_only_metrics_and_the_probes(
     settings = make_settings(http_port=port, http_host="127.0.0.1")
     async with running_service(settings, [Stream.JOBS]):
         for path in ("/metrics", "/healthz", "/readyz", "/metrics?name=x"):
-            status, _ = await request(port, "GET", path)
+            status, _ = await http_request(port, path)
             assert status == 200, path
         for path in OTHER_PATHS:
-            status, body = await request(port, "GET", path)
+            status, body = await http_request(port, path)
             assert status == 404, path
             assert path.encode() not in body
         for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"):
-            status, _ = await request(port, method, "/metrics")
+            status, _ = await http_request(port, "/metrics", method)
             assert status == 405, method
