@@ -918,14 +918,16 @@ cmd_down() {
 }
 
 cmd_status() {
-  local pid all=0 url managed boot sasl
+  local pid all=0 url managed boot sasl tls
   # Addresses as written by the last `up` (which may have used other ports).
   boot=$(env_value KAFKA_BOOTSTRAP_SERVERS)
   sasl=$(env_value UTXOIQ_STACK_SASL_BOOTSTRAP)
+  tls=$(env_value UTXOIQ_STACK_SSL_BOOTSTRAP)
   boot=${boot:-$HOST:$KAFKA_PORT}
   sasl=${sasl:-$HOST:$KAFKA_SASL_PORT}
+  tls=${tls:-$HOST:$KAFKA_SSL_PORT}
   if pid=$(kafka_pid); then
-    printf '%-9s %-8s pid %-8s %s (SASL %s)\n' kafka running "$pid" "$boot" "$sasl"
+    printf '%-9s %-8s pid %-8s %s (SASL %s, SASL_SSL %s)\n' kafka running "$pid" "$boot" "$sasl" "$tls"
   else
     printf '%-9s %-8s pid %-8s %s\n' kafka stopped - "$boot"
     all=3
