@@ -5,6 +5,7 @@ stops the service with one line, having committed nothing past the record."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -13,11 +14,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from consumer.coordinates import RecordId
 from consumer.pipelines import build_pipelines
 from consumer.settings import Settings
-from consumer.topics_admin import ensure_topics
+from consumer.topics_admin import ensure_topics, start_or_close
 from schemas.topics import Stream
 from tests.conftest import Publish
 from tests.support import events as ev
@@ -192,3 +195,32 @@ async def test_operator_commands_run_under_the_operator_kafka_user_acls(
     for command in commands:
         code, _, err = await run_utxoiq(settings, *command, env=env)
         assert code == 0, f"{' '.join(command)}: {err}"
+
+
+async def test_the_kafka_user_may_not_create_or_delete_topics(
+    settings_with_topics: Settings, services: Services, secure_stack: SecureStack, grant: Grant
+) -> None:
+    """With the KafkaUser's ACLs the consumers' principal can neither create a topic nor
+    delete one of its own: topics are the KafkaTopic resources' business."""
+    settings = settings_with_topics
+    await grant_manifest(grant, services, INGEST_USER_MANIFEST, secure_stack.ingest, settings)
+    extra = f"{settings.topics.jobs}.extra"
+    kafka = secure_stack.kafka(secure_stack.ingest)
+    ingest_admin = AIOKafkaAdminClient(**kafka.client_options())
+    await start_or_close(ingest_admin)
+    try:
+        assert settings.topics.jobs in await ingest_admin.list_topics()  # connected, Describe
+        with contextlib.suppress(KafkaError):
+            await ingest_admin.create_topics([NewTopic(extra, 1, 1)])
+        with contextlib.suppress(KafkaError):
+            await ingest_admin.delete_topics([settings.topics.jobs])
+    finally:
+        await ingest_admin.close()
+    super_admin = AIOKafkaAdminClient(bootstrap_servers=services.bootstrap_servers)
+    await start_or_close(super_admin)
+    try:
+        topics = set(await super_admin.list_topics())
+    finally:
+        await super_admin.close()
+    assert extra not in topics
+    assert settings.topics.jobs in topics
