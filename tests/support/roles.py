@@ -66,7 +66,7 @@ def find_psql() -> str:
 
 def run_roles_file(admin_url: str) -> None:
     variables = [arg for role, pw in PASSWORDS.items() for arg in ("-v", f"{role}_password={pw}")]
-    subprocess.run(
+    result = subprocess.run(
         [
             find_psql(),
             admin_url,
@@ -78,10 +78,12 @@ def run_roles_file(admin_url: str) -> None:
             "-f",
             str(ROLES_FILE),
         ],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=60,
     )
+    if result.returncode != 0:
+        pytest.fail(f"psql -f deploy/postgres-roles.sql failed: {result.stderr.strip()}", False)
 
 
 async def recreate_database(admin_url: str) -> None:
