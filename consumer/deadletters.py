@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from consumer.coordinates import Headers
 from consumer.errors import BrokerUnavailable, DeploymentError, classify, one_line
@@ -68,7 +69,8 @@ class DeadLetterPublisher:
     async def publish(
         self, topic: str, dead: Sequence[DeadLetter], failed_at: datetime
     ) -> list[tuple[int, int]]:
-        """Send all; return (partition, offset) of each in the DLQ, or raise BrokerUnavailable."""
+        """Send all; return (partition, offset) of each in the DLQ, or raise BrokerUnavailable
+        (DeploymentError when the broker refuses this principal Write on the topic)."""
         if not dead:
             return []
         try:
@@ -87,6 +89,12 @@ class DeadLetterPublisher:
             metadata = await asyncio.wait_for(asyncio.gather(*futures), self._timeout_s)
         except BrokerUnavailable:
             raise
+        except TopicAuthorizationFailedError as exc:
+            raise DeploymentError(
+                f"Kafka refuses Write on topic {topic!r} to this principal, so its dead "
+                "letters cannot be published and nothing past them is committed: grant "
+                "Write (and Describe) on it (deploy/k8s/kafka-user.yaml)"
+            ) from exc
         except Exception as exc:
             what = f"dead letters to {topic} not acknowledged: {type(exc).__name__}: {exc}"
             if isinstance(classify(exc), DeploymentError):

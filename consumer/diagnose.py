@@ -54,6 +54,25 @@ async def kafka_cause(kafka: KafkaSettings) -> BaseException | None:
     return cause
 
 
+HOSTNAME_MISMATCH = 62
+"""OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the certificate names other hosts."""
+
+
+def tls_failure(error: ssl.SSLError, ca_setting: str, host_setting: str) -> str:
+    """Why a TLS handshake failed, naming the setting to check."""
+    detail = one_line(str(error), 200)
+    if getattr(error, "verify_code", None) == HOSTNAME_MISMATCH:
+        return (
+            f"the server's certificate is not valid for this host name ({detail}): "
+            f"check {host_setting}"
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"the server's certificate is not signed by a trusted CA ({detail}): check {ca_setting}"
+        )
+    return f"{detail}: check {ca_setting}"
+
+
 def explain_kafka(
     kafka: KafkaSettings, cause: BaseException | None, unreachable_hint: str | None = None
 ) -> str:
@@ -74,10 +93,8 @@ def explain_kafka(
     ):
         return f"Kafka at {servers} refuses this SASL mechanism: check UTXOIQ_KAFKA_SASL_MECHANISM"
     if isinstance(cause, ssl.SSLError):
-        return (
-            f"TLS with Kafka at {servers} failed ({one_line(str(cause), 200)}): check "
-            "UTXOIQ_KAFKA_SECURITY_PROTOCOL and UTXOIQ_KAFKA_SSL_CAFILE"
-        )
+        why = tls_failure(cause, "UTXOIQ_KAFKA_SSL_CAFILE", "KAFKA_BOOTSTRAP_SERVERS")
+        return f"TLS with Kafka at {servers} failed: {why}"
     detail = f" ({one_line(str(cause), 200)})" if cause is not None else ""
     hint = unreachable_hint or "check KAFKA_BOOTSTRAP_SERVERS and UTXOIQ_KAFKA_SECURITY_PROTOCOL"
     return f"cannot reach Kafka at {servers}{detail}: {hint}"
@@ -110,10 +127,8 @@ def explain_database(
         if isinstance(sqlstate, str) and sqlstate in _SQLSTATE_HINTS:
             return f"PostgreSQL: {_SQLSTATE_HINTS[sqlstate]} ({one_line(str(error), 200)})"
         if isinstance(error, ssl.SSLError):
-            return (
-                f"PostgreSQL: TLS failed ({one_line(str(error), 200)}): check "
-                "UTXOIQ_DB_SSLMODE and UTXOIQ_DB_SSL_CA_FILE"
-            )
+            why = tls_failure(error, "UTXOIQ_DB_SSL_CA_FILE", "the host in DATABASE_URL")
+            return f"PostgreSQL: TLS failed: {why}"
         if _is_connection_failure(error):
             at = f" at {address}" if address else ""
             hint = unreachable_hint or "check DATABASE_URL"

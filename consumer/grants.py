@@ -49,8 +49,8 @@ async def explain_denied(pool: asyncpg.Pool, error: DeploymentError) -> Deployme
     lacking = ", ".join(missing) if missing else "a privilege"
     return DeploymentError(
         one_line(
-            f"PostgreSQL role {role} lacks {lacking} on table {table}: grant SELECT, INSERT, "
-            f"UPDATE on the service's tables (deploy/postgres-roles.sql)"
+            f"PostgreSQL role {role} lacks {lacking} on table {table}: grant it "
+            "(deploy/postgres-roles.sql)"
         ),
         error.sqlstate,
     )

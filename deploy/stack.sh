@@ -6,6 +6,14 @@
 #   PostgreSQL: the server named by $DATABASE_URL if it answers, otherwise a
 #   private cluster (Debian's package) started by this script.
 #
+# Security (docs/security.md): a private CA and a server certificate for 127.0.0.1
+# (made once, in .stack/tls); Kafka listeners PLAINTEXT, SASL_PLAINTEXT and SASL_SSL
+# (SCRAM-SHA-512) under the standard authorizer, whose super users are the PLAINTEXT
+# listeners' principal (ANONYMOUS) and the admin SCRAM user, while the SCRAM users
+# utxoiq-ingest and utxoiq-operator hold only the ACLs granted to them; the private
+# PostgreSQL runs with ssl=on and that certificate, and takes passwords (SCRAM) for
+# the roles of deploy/postgres-roles.sql.
+#
 # Everything it creates lives under $REPO/.stack/. Every command can be run again.
 #
 #   stack.sh up             start whatever is not running, create the topics, write .stack/env
@@ -19,6 +27,7 @@
 # Settings (environment; defaults in brackets):
 #   UTXOIQ_STACK_KAFKA_VERSION [4.3.1]   UTXOIQ_STACK_KAFKA_PORT [19092]
 #   UTXOIQ_STACK_KAFKA_CONTROLLER_PORT [19093]  UTXOIQ_STACK_KAFKA_SASL_PORT [19094]
+#   UTXOIQ_STACK_KAFKA_SSL_PORT [19095]  (SASL_SSL: SCRAM over TLS, certificate from .stack/tls)
 #   UTXOIQ_STACK_PG_PORT [15432]         UTXOIQ_STACK_PARTITIONS [3]
 #   UTXOIQ_STACK_METRICS_PARTITIONS [6]  UTXOIQ_STACK_KAFKA_TIMEOUT [90] (seconds to readiness)
 #   UTXOIQ_STACK_STOP_TIMEOUT [30]       (seconds between SIGTERM and SIGKILL)
@@ -37,6 +46,7 @@ HOST=127.0.0.1
 KAFKA_PORT=${UTXOIQ_STACK_KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${UTXOIQ_STACK_KAFKA_CONTROLLER_PORT:-19093}
 KAFKA_SASL_PORT=${UTXOIQ_STACK_KAFKA_SASL_PORT:-19094}
+KAFKA_SSL_PORT=${UTXOIQ_STACK_KAFKA_SSL_PORT:-19095}
 KAFKA_READY_TIMEOUT=${UTXOIQ_STACK_KAFKA_TIMEOUT:-90}
 KAFKA_LOG_LEVEL=${UTXOIQ_STACK_KAFKA_LOG_LEVEL:-WARN}
 STOP_TIMEOUT=${UTXOIQ_STACK_STOP_TIMEOUT:-30}
@@ -45,6 +55,17 @@ METRICS_PARTITIONS=${UTXOIQ_STACK_METRICS_PARTITIONS:-6}
 SASL_MECHANISM=SCRAM-SHA-512
 SASL_USER=utxoiq
 SASL_PASSWORD=utxoiq-secret
+# SCRAM users without super-user rights: "name password" (their ACLs are granted by
+# whoever uses them; deploy/k8s/kafka-user*.yaml list them).
+INGEST_USER=utxoiq-ingest
+INGEST_PASSWORD=utxoiq-ingest-secret
+OPERATOR_USER=utxoiq-operator
+OPERATOR_PASSWORD=utxoiq-operator-secret
+SCRAM_USERS=(
+  "$SASL_USER $SASL_PASSWORD"
+  "$INGEST_USER $INGEST_PASSWORD"
+  "$OPERATOR_USER $OPERATOR_PASSWORD"
+)
 
 PG_PORT=${UTXOIQ_STACK_PG_PORT:-15432}
 PG_USER=utxoiq
@@ -56,7 +77,11 @@ KAFKA_LIBS=$KAFKA_DIR/libs
 KAFKA_DATA=$KAFKA_DIR/data
 KAFKA_PID_FILE=$STACK/kafka.pid
 KAFKA_POM=$SCRIPT_DIR/kafka/pom.xml
+KAFKA_USERS_STAMP=$KAFKA_DIR/scram-users
 ENV_FILE=$STACK/env
+
+TLS_DIR=$STACK/tls
+TLS_STORE_PASSWORD=utxoiq-tls-secret
 
 # Topics: "name partitions [topic config]". Sources keep the broker defaults;
 # a dead letter is the original record plus headers, so DLQs take 2 MiB.
@@ -95,7 +120,7 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 check_settings() {
   local name
-  for name in KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_SASL_PORT PG_PORT PARTITIONS \
+  for name in KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_SASL_PORT KAFKA_SSL_PORT PG_PORT PARTITIONS \
     METRICS_PARTITIONS KAFKA_READY_TIMEOUT STOP_TIMEOUT; do
     is_uint "${!name}" || die "$name must be a whole number, got '${!name}'"
   done
@@ -177,6 +202,44 @@ ensure_maven() {
   fi
 }
 
+# --------------------------------------------------------------------- TLS ---
+
+# openssl req/x509 quietly, output kept in .stack/tls/openssl.log.
+tls_run() { openssl "$@" >>"$TLS_DIR/openssl.log" 2>&1 || die "openssl $1 failed (log: $TLS_DIR/openssl.log)"; }
+
+# A self-signed CA: $1 = file stem, $2 = common name.
+tls_make_ca() {
+  tls_run req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=$2" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$TLS_DIR/$1.key" -out "$TLS_DIR/$1.pem"
+}
+
+# The stack's private CA, a server certificate it signs for 127.0.0.1 only (so a client
+# that asks for another host name is refused), its PKCS12 keystore for the broker, and
+# an unrelated CA for the tests that must fail verification. Made once: the stamp
+# records the host they were made for.
+ensure_tls() {
+  local stamp=$TLS_DIR/.stack-stamp want="host=$HOST v=1"
+  [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+  command -v openssl >/dev/null 2>&1 || apt_install openssl || die "openssl is required: install openssl"
+  log "making the local CA and server certificate in $TLS_DIR (one-time)"
+  rm -rf "$TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  tls_make_ca ca "utxoiq local stack CA"
+  tls_make_ca other-ca "utxoiq unrelated CA"
+  tls_run req -newkey rsa:2048 -nodes -sha256 -subj "/CN=$HOST" \
+    -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr"
+  printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$HOST" >"$TLS_DIR/server.ext"
+  tls_run x509 -req -sha256 -days 3650 -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" \
+    -CAkey "$TLS_DIR/ca.key" -CAcreateserial -extfile "$TLS_DIR/server.ext" -out "$TLS_DIR/server.pem"
+  tls_run pkcs12 -export -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" \
+    -certfile "$TLS_DIR/ca.pem" -name broker -passout "pass:$TLS_STORE_PASSWORD" \
+    -out "$TLS_DIR/server.p12"
+  chmod 600 "$TLS_DIR"/*.key "$TLS_DIR/server.p12"
+  chmod 644 "$TLS_DIR"/*.pem
+  printf '%s\n' "$want" >"$stamp"
+}
+
 # ------------------------------------------------------------------- Kafka ---
 
 # The jars of Kafka $KAFKA_VERSION in .stack/kafka/libs, resolved once per
@@ -213,23 +276,33 @@ kafka_tool_cmd() {
     -cp "$KAFKA_LIBS/*")
 }
 
-# server.properties, the log4j2 configurations and the admin client settings.
-# Rewritten at every start so that changed ports take effect.
-write_kafka_config() {
-  mkdir -p "$KAFKA_DIR" "$KAFKA_DATA"
-  cat >"$KAFKA_DIR/server.properties" <<EOF
+# The broker's server.properties, on stdout.
+kafka_server_properties() {
+  cat <<EOF
 # Generated by deploy/stack.sh: edits are lost at the next start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT,SASL_SSL://$HOST:$KAFKA_SSL_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,SASL_PLAINTEXT://$HOST:$KAFKA_SASL_PORT,SASL_SSL://$HOST:$KAFKA_SSL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
-# SCRAM users are created by kafka-storage format (--add-scram).
+# SCRAM users are created by kafka-storage format (--add-scram), or by kafka_ensure_users.
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=$SASL_MECHANISM
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.sasl.enabled.mechanisms=$SASL_MECHANISM
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$TLS_DIR/server.p12
+listener.name.sasl_ssl.ssl.keystore.password=$TLS_STORE_PASSWORD
+listener.name.sasl_ssl.ssl.key.password=$TLS_STORE_PASSWORD
+# ACLs: the PLAINTEXT and controller listeners (ANONYMOUS) and the admin SCRAM user are
+# super users, so make run and the tools are not cut off; every other principal gets
+# only what an ACL grants.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:$SASL_USER
+allow.everyone.if.no.acl.found=false
 log.dirs=$KAFKA_DATA
 
 # What the service and its tests rely on
@@ -261,6 +334,13 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
 EOF
+}
+
+# server.properties, the log4j2 configurations and the admin client settings.
+# Rewritten at every start so that changed ports take effect.
+write_kafka_config() {
+  mkdir -p "$KAFKA_DIR" "$KAFKA_DATA"
+  kafka_server_properties >"$KAFKA_DIR/server.properties"
 
   cat >"$KAFKA_DIR/log4j2.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
@@ -314,20 +394,59 @@ new_cluster_id() {
   printf '%s\n' "$id"
 }
 
+# What $KAFKA_USERS_STAMP holds once every SCRAM user of this storage exists.
+scram_users_stamp() {
+  local spec names=()
+  for spec in "${SCRAM_USERS[@]}"; do names+=("${spec%% *}"); done
+  printf 'cluster=%s users=%s\n' "$(<"$KAFKA_DIR/cluster-id")" "${names[*]}"
+}
+
 # Format the storage once (kafka-storage.sh format = kafka.tools.StorageTool),
-# creating the SCRAM user in the bootstrap metadata.
+# creating the SCRAM users in the bootstrap metadata.
 format_kafka_storage() {
   [[ -f $KAFKA_DATA/meta.properties ]] && return 0
-  local cid_file=$KAFKA_DIR/cluster-id
+  local cid_file=$KAFKA_DIR/cluster-id spec name password
+  local -a scram=()
   [[ -s $cid_file ]] || new_cluster_id >"$cid_file"
+  for spec in "${SCRAM_USERS[@]}"; do
+    read -r name password <<<"$spec"
+    scram+=(--add-scram "$SASL_MECHANISM=[name=$name,password=$password]")
+  done
   log "formatting Kafka storage (cluster id $(<"$cid_file"))"
   if ! "${KAFKA_TOOL[@]}" kafka.tools.StorageTool format --ignore-formatted \
     --cluster-id "$(<"$cid_file")" --config "$KAFKA_DIR/server.properties" \
-    --add-scram "$SASL_MECHANISM=[name=$SASL_USER,password=$SASL_PASSWORD]" \
-    >"$KAFKA_DIR/format.log" 2>&1; then
+    "${scram[@]}" >"$KAFKA_DIR/format.log" 2>&1; then
     tail_log "$KAFKA_DIR/format.log"
     die "kafka-storage format failed (log: $KAFKA_DIR/format.log)"
   fi
+  scram_users_stamp >"$KAFKA_USERS_STAMP"
+}
+
+# Storage formatted before a SCRAM user was added to SCRAM_USERS: create the users on
+# the running broker (kafka-configs.sh = ConfigCommand), once; the stamp says so.
+kafka_ensure_users() {
+  local spec name password i
+  local -a pids=() names=() failed=()
+  [[ -f $KAFKA_USERS_STAMP && $(<"$KAFKA_USERS_STAMP") == "$(scram_users_stamp)" ]] && return 0
+  log "creating the SCRAM users on the broker (one-time)"
+  for spec in "${SCRAM_USERS[@]}"; do
+    read -r name password <<<"$spec"
+    timeout 60 "${KAFKA_TOOL[@]}" kafka.admin.ConfigCommand \
+      --bootstrap-server "$HOST:$KAFKA_PORT" --command-config "$KAFKA_DIR/admin.properties" \
+      --alter --entity-type users --entity-name "$name" \
+      --add-config "$SASL_MECHANISM=[password=$password]" >"$KAFKA_DIR/user-$name.log" 2>&1 &
+    pids+=("$!")
+    names+=("$name")
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || failed+=("${names[$i]}")
+  done
+  if ((${#failed[@]} > 0)); then
+    tail_log "$KAFKA_DIR/user-${failed[0]}.log" 10
+    die "could not create SCRAM user(s): ${failed[*]} (logs: $KAFKA_DIR/user-*.log)"
+  fi
+  rm -f "$KAFKA_DIR"/user-*.log
+  scram_users_stamp >"$KAFKA_USERS_STAMP"
 }
 
 # True when pid $1 is this stack's broker (guards against a reused PID).
@@ -361,17 +480,22 @@ kafka_pid() {
 kafka_launch() {
   local pid port
   if pid=$(kafka_pid); then
-    log "kafka already running (pid $pid)"
-    return 0
+    if cmp -s <(kafka_server_properties) "$KAFKA_DIR/server.properties"; then
+      log "kafka already running (pid $pid)"
+      return 0
+    fi
+    log "kafka runs with an older server.properties (an update of this script): restarting it"
+    kafka_stop
   fi
   ensure_kafka_libs
   kafka_tool_cmd
   write_kafka_config
   format_kafka_storage
-  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT"; do
+  ensure_tls
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_SSL_PORT"; do
     port_busy "$port" && die "port $HOST:$port is already in use by another process (set UTXOIQ_STACK_KAFKA_*PORT)"
   done
-  log "starting kafka $KAFKA_VERSION on $HOST:$KAFKA_PORT (SASL $HOST:$KAFKA_SASL_PORT)"
+  log "starting kafka $KAFKA_VERSION on $HOST:$KAFKA_PORT (SASL $HOST:$KAFKA_SASL_PORT, SASL_SSL $HOST:$KAFKA_SSL_PORT)"
   printf '%s\n' "$RUN_MARKER" | tee -a "$KAFKA_DIR/server.log" >>"$KAFKA_DIR/stdout.log"
   # setsid: own session, so a terminal's Ctrl-C or hang-up does not reach it.
   setsid "$JAVA" -Xms256m -Xmx512m -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -477,6 +601,7 @@ kafka_start() {
   ensure_java
   kafka_launch
   kafka_wait_ready
+  kafka_ensure_users
   kafka_ensure_topics
 }
 
@@ -585,9 +710,22 @@ pg_binaries() {
   PG_BIN=$(find_pg_bindir) || die "initdb not found after installing postgresql"
 }
 
+# The server certificate and key of .stack/tls, copied where the postgres user owns them
+# (the server refuses a key that others can read).
+install_pg_tls() {
+  ensure_tls
+  as_pg mkdir -p "$PG_DIR/tls"
+  as_pg tee "$PG_DIR/tls/server.pem" >/dev/null <"$TLS_DIR/server.pem"
+  as_pg tee "$PG_DIR/tls/server.key" >/dev/null <"$TLS_DIR/server.key"
+  as_pg chmod 600 "$PG_DIR/tls/server.key"
+}
+
 # The private cluster's settings, rewritten at every start (port changes apply).
-write_pg_config() {
-  as_pg tee "$PG_DATA/utxoiq-stack.conf" >/dev/null <<EOF
+# Clients may use TLS (ssl=on, the stack CA's certificate for 127.0.0.1); the admin
+# role utxoiq connects without a password, the roles of deploy/postgres-roles.sql
+# with theirs.
+pg_stack_conf() {
+  cat <<EOF
 # Generated by deploy/stack.sh: edits are lost at the next start.
 listen_addresses = '$HOST'
 port = $PG_PORT
@@ -606,13 +744,26 @@ wal_compression = lz4
 fsync = on
 synchronous_commit = on
 log_min_messages = warning
+ssl = on
+ssl_cert_file = '$PG_DIR/tls/server.pem'
+ssl_key_file = '$PG_DIR/tls/server.key'
 EOF
-  as_pg tee "$PG_DATA/pg_hba.conf" >/dev/null <<EOF
+}
+
+pg_hba_conf() {
+  cat <<EOF
 # Generated by deploy/stack.sh
 # TYPE  DATABASE  USER          ADDRESS        METHOD
 local   all       $PG_OS_USER   peer
 host    all       $PG_USER      $HOST/32   trust
+host    all       all           $HOST/32   scram-sha-256
 EOF
+}
+
+write_pg_config() {
+  install_pg_tls
+  pg_stack_conf | as_pg tee "$PG_DATA/utxoiq-stack.conf" >/dev/null
+  pg_hba_conf | as_pg tee "$PG_DATA/pg_hba.conf" >/dev/null
   grep -q "^include_if_exists = 'utxoiq-stack.conf'" "$PG_DATA/postgresql.conf" ||
     printf "\ninclude_if_exists = 'utxoiq-stack.conf'\n" | as_pg tee -a "$PG_DATA/postgresql.conf" >/dev/null
 }
@@ -636,7 +787,15 @@ pg_start_private() {
       }
   fi
   if pg_running; then
-    log "postgres already running (pid $(pg_postmaster_pid))"
+    if cmp -s <(pg_stack_conf) "$PG_DATA/utxoiq-stack.conf" &&
+      cmp -s <(pg_hba_conf) "$PG_DATA/pg_hba.conf"; then
+      log "postgres already running (pid $(pg_postmaster_pid))"
+      return 0
+    fi
+    # TLS and client authentication take effect on a reload (a new port would not).
+    log "postgres runs with an older configuration (an update of this script): reloading it"
+    write_pg_config
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -s reload || die "could not reload PostgreSQL"
     return 0
   fi
   port_busy "$PG_PORT" && die "port $HOST:$PG_PORT is already in use by another process (set UTXOIQ_STACK_PG_PORT)"
@@ -729,6 +888,13 @@ write_env() {
       UTXOIQ_STACK_SASL_MECHANISM "$SASL_MECHANISM" \
       UTXOIQ_STACK_SASL_USERNAME "$SASL_USER" \
       UTXOIQ_STACK_SASL_PASSWORD "$SASL_PASSWORD" \
+      UTXOIQ_STACK_SSL_BOOTSTRAP "$HOST:$KAFKA_SSL_PORT" \
+      UTXOIQ_STACK_TLS_CA_FILE "$TLS_DIR/ca.pem" \
+      UTXOIQ_STACK_TLS_OTHER_CA_FILE "$TLS_DIR/other-ca.pem" \
+      UTXOIQ_STACK_INGEST_USERNAME "$INGEST_USER" \
+      UTXOIQ_STACK_INGEST_PASSWORD "$INGEST_PASSWORD" \
+      UTXOIQ_STACK_OPERATOR_USERNAME "$OPERATOR_USER" \
+      UTXOIQ_STACK_OPERATOR_PASSWORD "$OPERATOR_PASSWORD" \
       UTXOIQ_STACK_PG_MANAGED "$PG_MANAGED"
   } >"$tmp"
   chmod 644 "$tmp"
@@ -752,9 +918,10 @@ cmd_up() {
   kafka_launch
   pg_up
   kafka_wait_ready
+  kafka_ensure_users
   kafka_ensure_topics
   write_env
-  log "up in $(elapsed "$t0"): kafka $HOST:$KAFKA_PORT (SASL $HOST:$KAFKA_SASL_PORT), postgres $DB_URL; addresses in $ENV_FILE"
+  log "up in $(elapsed "$t0"): kafka $HOST:$KAFKA_PORT (SASL $HOST:$KAFKA_SASL_PORT, SASL_SSL $HOST:$KAFKA_SSL_PORT), postgres $DB_URL; addresses in $ENV_FILE"
 }
 
 cmd_down() {
@@ -782,14 +949,16 @@ cmd_down() {
 }
 
 cmd_status() {
-  local pid all=0 url managed boot sasl
+  local pid all=0 url managed boot sasl tls
   # Addresses as written by the last `up` (which may have used other ports).
   boot=$(env_value KAFKA_BOOTSTRAP_SERVERS)
   sasl=$(env_value UTXOIQ_STACK_SASL_BOOTSTRAP)
+  tls=$(env_value UTXOIQ_STACK_SSL_BOOTSTRAP)
   boot=${boot:-$HOST:$KAFKA_PORT}
   sasl=${sasl:-$HOST:$KAFKA_SASL_PORT}
+  tls=${tls:-$HOST:$KAFKA_SSL_PORT}
   if pid=$(kafka_pid); then
-    printf '%-9s %-8s pid %-8s %s (SASL %s)\n' kafka running "$pid" "$boot" "$sasl"
+    printf '%-9s %-8s pid %-8s %s (SASL %s, SASL_SSL %s)\n' kafka running "$pid" "$boot" "$sasl" "$tls"
   else
     printf '%-9s %-8s pid %-8s %s\n' kafka stopped - "$boot"
     all=3

@@ -27,6 +27,8 @@ from tests.support.events import key_of, to_bytes
 from tests.support.services import Services, find_services
 from tests.support.test_database import TestDatabaseUnavailable
 
+pytest_plugins = ("tests.support.security", "tests.support.roles")
+
 DELETE_TOPICS_AT_ONCE = 100
 DELETE_TOPICS_WITHIN_S = 30
 

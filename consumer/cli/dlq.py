@@ -447,8 +447,9 @@ def _print_redrive(report: RedriveReport, to_topic: bool) -> None:
         *([f"refused (redriven too often): {report.refused}"] if to_topic else []),
     ]
     typer.echo(("" if report.executed else "dry run: ") + ", ".join(parts))
-    for record, error_class, message in report.failures:
-        typer.echo(escape_text(f"  still failing {record}: {error_class}: {message}"))
+    # The error message may quote the record (a field name, a value): `dlq show` has it.
+    for record, error_class, _ in report.failures:
+        typer.echo(escape_text(f"  still failing {record}: {error_class} (see `utxoiq dlq show`)"))
     if not report.executed:
         typer.echo("nothing changed (add --execute to act)")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -15,21 +14,10 @@ from consumer.settings import DatabaseSettings, Settings
 from schemas.topics import Stream
 from tests.conftest import Publish
 from tests.support.events import metric
+from tests.support.http import http_request as http_get
 from tests.support.proxy import free_port, proxied
 from tests.support.running import running_service
 from tests.support.waiting import wait_until
-
-
-async def http_get(port: int, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
-        await writer.drain()
-        response = await asyncio.wait_for(reader.read(), timeout=10)
-    finally:
-        writer.close()
-    head, _, body = response.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
 
 
 def samples(text: str, name: str, **labels: str) -> list[float]:

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
 from consumer.service import IngestService
@@ -100,14 +100,17 @@ class ConsumerProcess:
         return self.proc is not None and self.proc.poll() is None
 
 
-async def run_utxoiq(settings: Settings, *args: str, within: float = 60) -> tuple[int, str, str]:
-    """Run the ``utxoiq`` command with the environment that reproduces ``settings``."""
+async def run_utxoiq(
+    settings: Settings, *args: str, within: float = 60, env: Mapping[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run the ``utxoiq`` command with the environment that reproduces ``settings``
+    (and ``env`` over it)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "consumer.cli.main",
         *args,
-        env={**os.environ, **settings_env(settings)},
+        env={**os.environ, **settings_env(settings), **(env or {})},
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
