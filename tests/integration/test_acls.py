@@ -171,8 +171,9 @@ async def test_operator_commands_run_under_the_operator_kafka_user_acls(
     secure_stack: SecureStack,
     grant: Grant,
 ) -> None:
-    """replay, dlq show --from-topic, dlq export --from-topic and dlq redrive --to-topic
-    succeed for the principal holding exactly deploy/k8s/kafka-user-operator.yaml's ACLs."""
+    """status, replay, dlq show --from-topic, dlq export --from-topic and dlq redrive
+    --to-topic succeed for the principal holding exactly deploy/k8s/kafka-user-operator.yaml's
+    ACLs."""
     settings = settings_with_topics
     async with running_service(settings, [Stream.JOBS]):
         await publish(settings.topics.jobs, [POISON])
@@ -187,6 +188,7 @@ async def test_operator_commands_run_under_the_operator_kafka_user_acls(
 
     env = kafka_env(secure_stack.kafka(secure_stack.operator))
     commands = [
+        ("status", "--pipeline", "jobs", "--json"),
         ("replay", "--pipeline", "jobs", "--to-earliest", "--execute"),
         ("dlq", "show", str(record), "--from-topic"),
         ("dlq", "export", "--from-topic", "--topic", settings.topics.jobs),
