@@ -221,6 +221,6 @@ def test_export_into_a_file_is_refused_as_such(tmp_path: Path) -> None:
     target.write_text("x")
     result = utxoiq("schemas", "export", str(target), "--asyncapi-format", "none")
     assert (result.returncode, result.stderr) == (
-        2,
-        f"utxoiq: error: {target} is a file, not a folder\n",
+        1,
+        f"utxoiq: error: {target} is a file, not a folder: give a folder to write into\n",
     )
