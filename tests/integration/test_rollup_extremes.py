@@ -22,7 +22,8 @@ from tests.support.drain import wait_drained
 from tests.support.running import running_service
 
 LARGEST = sys.float_info.max
-HOUR = datetime(2026, 11, 3, 10, tzinfo=UTC)
+HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+"""An hour within the raw-sample retention, so its samples are stored."""
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -21,7 +21,8 @@ from tests.support.versions import METRIC_V2, REGISTRY_WITH_V2, metric_v2
 from tests.support.waiting import wait_until
 
 V1 = "utxoiq.system.metric.recorded"
-HOUR = datetime(2026, 11, 2, 10, 15, tzinfo=UTC)
+HOUR = datetime.now(UTC).replace(minute=15, second=0, microsecond=0) - timedelta(days=1)
+"""A time within the raw-sample retention, so its samples are stored."""
 
 
 async def samples(db: asyncpg.Pool, service: str) -> list[tuple[str, float, str]]:
