@@ -134,10 +134,9 @@ async def test_a_dead_letter_storm_trips_the_breaker_and_holds_the_rest(
         await publish(settings.topics.metrics, good)
         await wait_drained(clean_db, settings, [Stream.METRICS])
         await publish(settings.topics.metrics, poison)
-        runner = service.runners[0]
 
         async def tripped() -> bool:
-            return runner.breaker_open
+            return service.statuses()[0].breaker_open
 
         await wait_until(tripped, within=60, what="the breaker to open")
         dead = await clean_db.fetchval("SELECT count(*) FROM dead_letters")
