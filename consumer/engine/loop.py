@@ -17,24 +17,18 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
 
 from consumer.batching import BatchLimits
-from consumer.breaker import DeadLetterBreaker
-from consumer.breaker_control import BreakerControl
 from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import decode_batch_yielding
 from consumer.engine.audit import PositionAudit
-from consumer.engine.carry import Carry
-from consumer.engine.failure import RetryAccount
 from consumer.engine.fetcher import FETCH_MAX_WAIT_MS, MAX_PARTITION_FETCH_BYTES, Fetcher
-from consumer.engine.gate import WriteGate
 from consumer.engine.lane_pool import LanePool
-from consumer.engine.offset_mirror import OffsetMirror
 from consumer.engine.partitions import PartitionTable, Rebalance
+from consumer.engine.parts import EngineParts
 from consumer.engine.seeking import Seeker
-from consumer.engine.status import PipelineStatus, Pulse
-from consumer.engine.writing import EngineParts, LaneWriter
+from consumer.engine.status import PipelineStatus
+from consumer.engine.writing import LaneWriter
 from consumer.pipelines import Pipeline
-from consumer.redelivery import DeadLetterMarks
 from consumer.settings import Settings
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import start_or_close
@@ -60,39 +54,16 @@ class PipelineRunner:
         self.limits = BatchLimits(
             ingest.batch_max_records, ingest.batch_max_bytes, ingest.batch_max_age_ms / 1000
         )
-        extra = {"pipeline": pipeline.name, "topic": pipeline.topic, "group": pipeline.group}
-        self._log = extra
-        self._pulse = Pulse()
-        table = self._table = PartitionTable(
-            pipeline.name, telemetry, Carry(), DeadLetterMarks(), extra
-        )
-        self._mirror = OffsetMirror(lambda: table.consumer, extra)
-        retries = RetryAccount(ingest, telemetry, pipeline.name, extra)
-        self._parts = EngineParts(
-            table,
-            WriteGate(),
-            _breaker(settings, pool, pipeline, telemetry, extra),
-            retries,
-            self._mirror,
-            telemetry,
-            self._pulse,
-            extra,
-        )
-        self._lanes = LanePool(ingest.write_lanes, table, table.carry, self._pulse)
+        parts = self._parts = EngineParts(pipeline, ingest, pool, telemetry)
+        self._log = parts.log
+        self._pulse = parts.pulse
+        self._table = table = parts.table
+        self._mirror = parts.mirror
+        self._lanes = LanePool(ingest.write_lanes, table, table.carry, parts.pulse)
         self._fetcher = Fetcher(table, self.limits, ingest.write_lanes, self._lanes.free)
-        self._writer = LaneWriter(pipeline, ingest, pool, publisher, self._parts)
-        self._seeker = Seeker(
-            table,
-            pool,
-            pipeline.group,
-            pipeline.topic,
-            ingest.async_commit,
-            self._mirror,
-            retries,
-            telemetry,
-            extra,
-        )
-        self._audit = PositionAudit(table, pool, pipeline.group, extra)
+        self._writer = LaneWriter(pipeline, ingest, pool, publisher, parts)
+        self._seeker = Seeker(parts, pool, pipeline.group, pipeline.topic, ingest.async_commit)
+        self._audit = PositionAudit(table, pool, pipeline.group, parts.log)
 
     @property
     def settled(self) -> asyncio.Event:
@@ -193,23 +164,6 @@ class PipelineRunner:
             await self._mirror.flush()  # the revoked partitions' last positions, while owned
         for tp in self._table.forget(revoked):
             self._mirror.forget(tp)
-
-
-def _breaker(
-    settings: Settings,
-    pool: asyncpg.Pool,
-    pipeline: Pipeline,
-    telemetry: Telemetry,
-    extra: dict[str, str],
-) -> BreakerControl:
-    ingest = settings.ingest
-    breaker = DeadLetterBreaker(
-        ingest.breaker_window,
-        ingest.breaker_threshold,
-        ingest.breaker_cooldown_s,
-        ingest.breaker_max_cooldown_s,
-    )
-    return BreakerControl(breaker, pool, pipeline.group, telemetry, extra)
 
 
 def _highwater(consumer: AIOKafkaConsumer | None, table: PartitionTable) -> dict[int, int]:

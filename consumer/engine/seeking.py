@@ -12,21 +12,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import asyncpg
 from aiokafka import TopicPartition as KafkaTopicPartition
 
 from consumer.coordinates import TopicPartition
-from consumer.engine.failure import RetryAccount
-from consumer.engine.offset_mirror import OffsetMirror
-from consumer.engine.partitions import PartitionTable
+from consumer.engine.parts import EngineParts
 from consumer.engine.status import Pulse
 from consumer.errors import DeploymentError, PositionConflict, classify
 from consumer.grants import explain_denied
 from consumer.positions import advance_positions, load_positions
 from consumer.retention import RetentionLoss, log_starts, retention_losses
-from consumer.telemetry import Telemetry
 from consumer.transaction import wait_for_flush
 
 log = logging.getLogger("utxoiq.consumer")
@@ -36,26 +32,17 @@ class Seeker:
     """Positions the table's unpositioned partitions from PostgreSQL."""
 
     def __init__(
-        self,
-        table: PartitionTable,
-        pool: asyncpg.Pool,
-        group: str,
-        topic: str,
-        async_commit: bool,
-        mirror: OffsetMirror,
-        retries: RetryAccount,
-        telemetry: Telemetry,
-        log_extra: Mapping[str, Any],
+        self, parts: EngineParts, pool: asyncpg.Pool, group: str, topic: str, async_commit: bool
     ) -> None:
-        self._table = table
+        self._table = parts.table
         self._pool = pool
         self._group = group
         self._topic = topic
         self._async_commit = async_commit
-        self._mirror = mirror
-        self._retries = retries
-        self._telemetry = telemetry
-        self._log = dict(log_extra)
+        self._mirror = parts.mirror
+        self._retries = parts.retries
+        self._telemetry = parts.telemetry
+        self._log = dict(parts.log)
 
     async def seek(self, stop: asyncio.Event, pulse: Pulse) -> None:
         """Seek the unpositioned partitions to their stored positions (or the log start

@@ -12,26 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
-from consumer.breaker_control import BreakerControl
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import DecodedBatch
-from consumer.engine.failure import Action, RetryAccount, action_for
-from consumer.engine.gate import WriteGate
-from consumer.engine.offset_mirror import OffsetMirror
-from consumer.engine.partitions import PartitionTable
-from consumer.engine.status import Pulse
+from consumer.engine.failure import Action, action_for
+from consumer.engine.parts import EngineParts
 from consumer.errors import DeploymentError
 from consumer.grants import explain_denied
 from consumer.outcomes import BatchReport
 from consumer.pipelines import Pipeline
 from consumer.settings import IngestSettings
-from consumer.telemetry import Telemetry
 from consumer.transaction import apply_batch
 
 log = logging.getLogger("utxoiq.consumer")
@@ -176,27 +169,3 @@ class _RetryState:
 
     attempt: int = 0
     deadline: float | None = None
-
-
-class EngineParts:
-    """The machinery a pipeline member's stages share."""
-
-    def __init__(
-        self,
-        table: PartitionTable,
-        gate: WriteGate,
-        breaker: BreakerControl,
-        retries: RetryAccount,
-        mirror: OffsetMirror,
-        telemetry: Telemetry,
-        pulse: Pulse,
-        log_extra: Mapping[str, Any],
-    ) -> None:
-        self.table = table
-        self.gate = gate
-        self.breaker = breaker
-        self.retries = retries
-        self.mirror = mirror
-        self.telemetry = telemetry
-        self.pulse = pulse
-        self.log = dict(log_extra)
