@@ -27,6 +27,7 @@ from consumer.logs import summarise_client_floods
 from consumer.pipelines import Pipeline, build_pipelines
 from consumer.ready import announce_ready
 from consumer.settings import Settings
+from consumer.sqlstates import is_unreachable
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, start_or_close
 from consumer.writers.staging import staging_tables_of
@@ -36,9 +37,6 @@ from schemas.topics import Stream
 log = logging.getLogger("utxoiq.service")
 
 T = TypeVar("T")
-
-STARTING_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-"""Shutting down, crashed, starting up, too many clients: worth waiting for."""
 
 
 async def prepare_schema(settings: Settings) -> None:
@@ -108,7 +106,7 @@ async def unreachable(exc: BaseException, settings: Settings) -> bool:
     for error in exception_chain(exc):
         sqlstate = getattr(error, "sqlstate", None)
         if isinstance(sqlstate, str):
-            return sqlstate in STARTING_SQLSTATES or sqlstate.startswith("08")
+            return is_unreachable(sqlstate)
         if isinstance(error, ssl.SSLError):
             return False
         if isinstance(error, ConnectionError | TimeoutError | asyncpg.CannotConnectNowError):

@@ -30,11 +30,12 @@ from consumer.errors import (
     UnknownJob,
 )
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
+from consumer.vocabulary import JobStatus
 from consumer.writers.isolate import write_isolating
 from consumer.writers.staging import stage
 from schemas.events import JobCompleted, JobCreated, JobFailed, JobProgress
 
-TERMINAL = frozenset({"completed", "failed"})
+TERMINAL = frozenset(status for status in JobStatus if status.terminal)
 
 COLUMNS = (
     "job_id",
@@ -115,7 +116,7 @@ def _created(event: JobCreated) -> JobRow:
         data.start_block,
         data.end_block,
         data.start_block,
-        "pending",
+        JobStatus.PENDING,
         None,
         data.created_by,
         data.sequence,
@@ -156,15 +157,15 @@ def _step(fold: JobFold, event: Any) -> bool:
     row.sequence, row.updated_at = data.sequence, event.time
     if progress:
         row.status, row.current_block, row.progress_sequence = (
-            "running",
+            JobStatus.RUNNING,
             data.current_block,
             data.sequence,
         )
     elif isinstance(event, JobCompleted):
-        row.status, row.completed_at = "completed", event.time
+        row.status, row.completed_at = JobStatus.COMPLETED, event.time
     else:
         assert isinstance(event, JobFailed)
-        row.status, row.error_message = "failed", data.error_message
+        row.status, row.error_message = JobStatus.FAILED, data.error_message
     return True
 
 

@@ -25,6 +25,7 @@ from consumer.errors import Fault, fault_of
 from consumer.metrics.window import BEYOND_HORIZON_REASON, SampleTime, SampleWindow
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
 from consumer.settings import MetricsRetentionSettings
+from consumer.vocabulary import Stage
 from consumer.writers.reduce import write_winners
 from consumer.writers.staging import stage
 
@@ -172,7 +173,7 @@ def split_by_window(
 def _beyond_horizon(item: Decoded, window: SampleWindow, now: datetime) -> DeadLetter:
     return DeadLetter(
         Record.of(item.record),
-        "validate",
+        Stage.VALIDATE,
         BEYOND_HORIZON_REASON,
         window.refusal(item.event.time, now),
         str(item.event.id),
