@@ -30,6 +30,7 @@ from consumer.outcomes import BatchReport, DeadLetter
 from consumer.vocabulary import Stage
 from consumer.writers.feedback import entity, precedence
 from consumer.writers.reduce import reduce_by_key
+from consumer.writers.staging import STAGING_TABLES
 from schemas import REGISTRY, Stream
 from tests.support import events as ev
 from tests.unit.helpers import decoded, record
@@ -251,3 +252,15 @@ def test_a_batch_log_line_names_dead_letters_by_stage_in_json() -> None:
     report = BatchReport(records=2, bytes=10)
     report.dead_by_stage[Stage.DECODE] += 1
     assert orjson.loads(orjson.dumps(report.as_log()))["dead_lettered"] == {"decode": 1}
+
+
+def test_staging_tables_are_read_off_the_tables_they_feed() -> None:
+    """Each staged column is a column of its table, of the table's type unless the
+    writer stages it otherwise (feedback flags travel as one text)."""
+    jobs = STAGING_TABLES[Stream.JOBS]
+    assert jobs.name == "stage_backfill_jobs"
+    assert "status TEXT" in jobs.column_definitions()
+    for staged in STAGING_TABLES.values():
+        assert set(staged.columns) <= set(staged.target.c.keys())
+    assert STAGING_TABLES[Stream.FEEDBACK].type_of("flags") == "text"
+    assert STAGING_TABLES[Stream.METRICS].type_of("value") == "DOUBLE PRECISION"
