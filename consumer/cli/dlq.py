@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-import asyncpg
 import orjson
 import typer
 
@@ -21,8 +20,8 @@ from consumer.cli.common import load_settings
 from consumer.cli.errors import EXIT_USAGE, fail, parsed
 from consumer.cli.guard import guarded
 from consumer.coordinates import Record, RecordId
-from consumer.db.pool import create_pool
 from consumer.ops.arguments import TIME_FORMS, parse_record_id, parse_when
+from consumer.ops.connection import operator_connection
 from consumer.ops.dlq import (
     DeadLetterFilter,
     DeadLetterRow,
@@ -42,6 +41,7 @@ from consumer.ops.redrive import (
     redrive_to_topic,
 )
 from consumer.ops.render import escape_text, render_bytes
+from consumer.ops.table import text_table
 from consumer.settings import Settings
 from schemas.topics import DLQ_SUFFIX, dlq_topic
 
@@ -94,33 +94,6 @@ def selection(
         )
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
-
-
-@contextlib.asynccontextmanager
-async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    pool = await create_pool(settings.database, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            yield conn
-    finally:
-        await pool.close()
-
-
-def text_table(columns: Sequence[tuple[str, int]], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Aligned plain-text lines: each (header, widest) column is as wide as its longest
-    cell, at most ``widest`` characters (longer cells end with an ellipsis)."""
-    widths = [
-        min(max([len(name), *(len(row[i]) for row in rows)]), widest)
-        for i, (name, widest) in enumerate(columns)
-    ]
-
-    def line(cells: Sequence[str]) -> str:
-        fitted = (
-            c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(cells, widths, strict=True)
-        )
-        return "  ".join(c.ljust(w) for c, w in zip(fitted, widths, strict=True)).rstrip()
-
-    return [line([name for name, _ in columns]), *(line(row) for row in rows)]
 
 
 def _echo_json(value: Any) -> None:
@@ -191,7 +164,7 @@ def _stats_json(row: StatsRow) -> dict[str, Any]:
 
 
 async def _stats(settings: Settings, chosen: DeadLetterFilter) -> list[StatsRow]:
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         return await dead_letter_stats(conn, chosen)
 
 
@@ -240,7 +213,7 @@ def list_(
 
 
 async def _list(settings: Settings, chosen: DeadLetterFilter) -> list[DeadLetterRow]:
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         return await list_dead_letters(conn, chosen)
 
 
@@ -277,7 +250,7 @@ async def _show(
 ) -> tuple[DeadLetterRow | None, Record | None]:
     if wanted.topic.endswith(DLQ_SUFFIX):
         return None, await read_record(settings, wanted)
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         row = await get_dead_letter(conn, wanted)
     if not from_topic:
         return row, None
@@ -388,7 +361,7 @@ async def _export(
                 if chosen.limit and count >= chosen.limit:
                     break
         return count
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         async for row in iter_dead_letters(conn, chosen):
             stream.write(orjson.dumps(row.to_json()).decode() + "\n")
             count += 1
@@ -481,5 +454,5 @@ def discard_(
 
 
 async def _discard(settings: Settings, chosen: DeadLetterFilter, reason: str, execute: bool) -> Any:
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         return await discard(conn, chosen, reason, execute=execute)
