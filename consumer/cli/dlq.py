@@ -7,6 +7,7 @@ read without a consumer group); nothing here moves a consumer position.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,10 +18,10 @@ import orjson
 import typer
 
 from consumer.cli.common import load_settings
-from consumer.cli.errors import EXIT_USAGE, fail, parsed
+from consumer.cli.dlq_filter import ACTION, RECORDS, SUMMARY, Option, filtered, record_id
+from consumer.cli.errors import EXIT_USAGE, fail
 from consumer.cli.guard import guarded
 from consumer.coordinates import Record, RecordId
-from consumer.ops.arguments import TIME_FORMS, parse_record_id, parse_when
 from consumer.ops.connection import operator_connection
 from consumer.ops.dlq import (
     DeadLetterFilter,
@@ -49,51 +50,8 @@ app = typer.Typer(
     help="Dead letters: stats, list, show, export, redrive, discard.", no_args_is_help=True
 )
 
-TOPIC = typer.Option(None, "--topic", help="Source topic.")
-STAGE = typer.Option(None, "--stage", help="decode, validate or apply.")
-ERROR_CLASS = typer.Option(None, "--error-class", help="e.g. UnknownJob, MalformedJson.")
-STATUS = typer.Option(None, "--status", help="pending, redriven or discarded.")
-SINCE = typer.Option(None, "--since", metavar="T", help=f"Failed at or after T: {TIME_FORMS}.")
-UNTIL = typer.Option(None, "--until", metavar="T", help=f"Failed before T: {TIME_FORMS}.")
-KEY = typer.Option(None, "--key", help="Record key (UTF-8).")
-LIMIT = typer.Option(None, "--limit", metavar="N", help="At most N records.")
-IDS = typer.Argument(None, metavar="[TOPIC:PARTITION:OFFSET]...", help="Only these records.")
 DRY_RUN = typer.Option(True, "--dry-run/--execute", help="Forecast (default), or act.")
 JSON = typer.Option(False, "--json", help="JSON instead of a table.")
-
-
-def _record_id(text: str) -> RecordId:
-    record_id = parsed("", parse_record_id, text)
-    assert record_id is not None
-    return record_id
-
-
-def selection(
-    topic: str | None = None,
-    stage: str | None = None,
-    error_class: str | None = None,
-    status: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    key: str | None = None,
-    limit: int | None = None,
-    ids: list[str] | None = None,
-) -> DeadLetterFilter:
-    """The filter the options describe; a bad value ends the command with one line."""
-    try:
-        return DeadLetterFilter(
-            topic=topic,
-            stage=stage,
-            error_class=error_class,
-            status=status,
-            since=parsed("--since", parse_when, since),
-            until=parsed("--until", parse_when, until),
-            key=None if key is None else key.encode(),
-            limit=limit,
-            ids=tuple(dict.fromkeys(_record_id(text) for text in ids or ())),
-        )
-    except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
 
 
 def _echo_json(value: Any) -> None:
@@ -109,17 +67,12 @@ def _short(value: bytes | None) -> str:
 
 
 @app.command()
+@filtered(SUMMARY)
 def stats(
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
+    chosen: DeadLetterFilter,
     as_json: bool = JSON,
 ) -> None:
     """Counts per source topic, stage, error class and status."""
-    chosen = selection(topic, stage, error_class, status, since, until)
     rows = guarded(_stats(load_settings(), chosen))
     if as_json:
         _echo_json([_stats_json(row) for row in rows])
@@ -169,20 +122,14 @@ async def _stats(settings: Settings, chosen: DeadLetterFilter) -> list[StatsRow]
 
 
 @app.command("list")
+@filtered((*SUMMARY, Option.KEY))
 def list_(
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    key: str | None = KEY,
+    chosen: DeadLetterFilter,
     limit: int = typer.Option(50, "--limit", metavar="N", help="At most N records."),
     as_json: bool = JSON,
 ) -> None:
     """Dead letters, newest first: a table, or --json (values in base64)."""
-    chosen = selection(topic, stage, error_class, status, since, until, key, limit)
-    rows = guarded(_list(load_settings(), chosen))
+    rows = guarded(_list(load_settings(), dataclasses.replace(chosen, limit=limit)))
     if as_json:
         _echo_json([row.to_json() for row in rows])
         return
@@ -233,7 +180,7 @@ def show(
     A JSON value is pretty-printed; anything else is shown escaped. With a dead-letter
     topic's coordinates (TOPIC ending in .dlq) the record is read from that topic.
     """
-    wanted = _record_id(record)
+    wanted = record_id(record)
     row, found = guarded(_show(load_settings(), wanted, from_topic))
     if as_json:
         _echo_json({**(row.to_json() if row else {}), **(record_to_json(found) if found else {})})
@@ -301,15 +248,9 @@ def _print_record(record: Record, title: str) -> None:
 
 
 @app.command()
+@filtered(RECORDS)
 def export(
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    key: str | None = KEY,
-    limit: int | None = LIMIT,
+    chosen: DeadLetterFilter,
     output: Path | None = typer.Option(
         None, "--output", "-o", help="NDJSON file to write (default: standard output)."
     ),
@@ -321,8 +262,15 @@ def export(
     ),
 ) -> None:
     """NDJSON, one dead letter per line, keys, values and headers in base64."""
-    chosen = selection(topic, stage, error_class, status, since, until, key, limit)
-    if from_topic and (topic is None or any((stage, error_class, status, since, until, key))):
+    narrowed = (
+        chosen.stage,
+        chosen.error_class,
+        chosen.status,
+        chosen.since,
+        chosen.until,
+        chosen.key,
+    )
+    if from_topic and (chosen.topic is None or any(narrowed)):
         fail("--from-topic needs --topic and takes only --limit besides", EXIT_USAGE)
     with _output(output) as stream:
         count = guarded(_export(load_settings(), chosen, from_topic, stream))
@@ -372,16 +320,9 @@ async def _export(
 
 
 @app.command("redrive")
+@filtered(ACTION)
 def redrive_(
-    ids: list[str] | None = IDS,
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    key: str | None = KEY,
-    limit: int | None = LIMIT,
+    chosen: DeadLetterFilter,
     dry_run: bool = DRY_RUN,
     to_topic: bool = typer.Option(
         False, "--to-topic", help="Republish to the source topic instead (all its groups see it)."
@@ -396,7 +337,6 @@ def redrive_(
     source topic see nothing, and no consumer position moves. Records that apply become
     redriven; records that still fail stay pending with one more attempt.
     """
-    chosen = selection(topic, stage, error_class, status, since, until, key, limit, ids)
     if max_redrives < 1:
         fail(f"--max-redrives must be at least 1, got {max_redrives}", EXIT_USAGE)
     settings = load_settings()
@@ -428,21 +368,13 @@ def _print_redrive(report: RedriveReport, to_topic: bool) -> None:
 
 
 @app.command("discard")
+@filtered(ACTION)
 def discard_(
-    ids: list[str] | None = IDS,
+    chosen: DeadLetterFilter,
     reason: str = typer.Option(..., "--reason", help="Why (stored with each record)."),
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    key: str | None = KEY,
-    limit: int | None = LIMIT,
     dry_run: bool = DRY_RUN,
 ) -> None:
     """Mark pending dead letters discarded, with a reason, so stats show what is left."""
-    chosen = selection(topic, stage, error_class, status, since, until, key, limit, ids)
     report = guarded(_discard(load_settings(), chosen, reason, not dry_run))
     prefix = "" if report.executed else "dry run: "
     typer.echo(
