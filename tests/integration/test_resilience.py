@@ -143,5 +143,9 @@ async def test_a_dead_letter_storm_trips_the_breaker_and_holds_the_rest(
         assert 0 < dead <= 50 + settings.ingest.batch_max_records
         positions = await stored_positions(clean_db, settings.ingest.group_id(Stream.METRICS))
         assert sum(positions.values()) < len(good) + len(poison)
-        assert service.telemetry.breaker_open.labels("metrics")._value.get() == 1
+        registry = service.telemetry.registry
+        assert (
+            registry.get_sample_value("utxoiq_dead_letter_breaker_open", {"pipeline": "metrics"})
+            == 1
+        )
     assert await clean_db.fetchval("SELECT count(*) FROM system_metrics") == len(good)
