@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,6 +18,15 @@ import typer
 
 from consumer.cli.common import load_settings
 from consumer.cli.dlq_filter import ACTION, RECORDS, SUMMARY, Option, filtered, record_id
+from consumer.cli.dlq_views import (
+    echo_json,
+    print_record,
+    print_redrive,
+    print_row,
+    short,
+    stats_json,
+    time_text,
+)
 from consumer.cli.errors import EXIT_USAGE, fail
 from consumer.cli.guard import guarded
 from consumer.coordinates import Record, RecordId
@@ -37,11 +45,10 @@ from consumer.ops.dlq_topic import original_id, read_record, read_topic, record_
 from consumer.ops.errors import OperationRefused
 from consumer.ops.redrive import (
     DEFAULT_MAX_REDRIVES,
-    RedriveReport,
     redrive,
     redrive_to_topic,
 )
-from consumer.ops.render import escape_text, render_bytes
+from consumer.ops.render import escape_text
 from consumer.ops.table import text_table
 from consumer.settings import Settings
 from schemas.topics import DLQ_SUFFIX, dlq_topic
@@ -52,15 +59,6 @@ app = typer.Typer(
 
 DRY_RUN = typer.Option(True, "--dry-run/--execute", help="Forecast (default), or act.")
 JSON = typer.Option(False, "--json", help="JSON instead of a table.")
-
-
-def _echo_json(value: Any) -> None:
-    typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
-
-
-def _short(value: bytes | None) -> str:
-    """A record key on one escaped line."""
-    return render_bytes(value, keep_layout=False).text
 
 
 # -- stats and list --------------------------------------------------------------
@@ -75,7 +73,7 @@ def stats(
     """Counts per source topic, stage, error class and status."""
     rows = guarded(_stats(load_settings(), chosen))
     if as_json:
-        _echo_json([_stats_json(row) for row in rows])
+        echo_json([stats_json(row) for row in rows])
         return
     table = [
         (
@@ -84,8 +82,8 @@ def stats(
             r.error_class,
             r.status,
             str(r.count),
-            _time(r.first_failed_at),
-            _time(r.last_failed_at),
+            time_text(r.first_failed_at),
+            time_text(r.last_failed_at),
         )
         for r in rows
     ]
@@ -98,22 +96,6 @@ def stats(
         totals[r.status] = totals.get(r.status, 0) + r.count
     summary = ", ".join(f"{s}: {n}" for s, n in sorted(totals.items())) or "none"
     typer.echo("\n".join([*lines, f"total {sum(totals.values())} ({summary})"]))
-
-
-def _time(value: datetime) -> str:
-    return f"{value:%Y-%m-%d %H:%M:%S}"
-
-
-def _stats_json(row: StatsRow) -> dict[str, Any]:
-    return {
-        "topic": row.topic,
-        "stage": row.stage,
-        "error_class": row.error_class,
-        "status": row.status,
-        "count": row.count,
-        "first_failed_at": row.first_failed_at.isoformat(),
-        "last_failed_at": row.last_failed_at.isoformat(),
-    }
 
 
 async def _stats(settings: Settings, chosen: DeadLetterFilter) -> list[StatsRow]:
@@ -131,7 +113,7 @@ def list_(
     """Dead letters, newest first: a table, or --json (values in base64)."""
     rows = guarded(_list(load_settings(), dataclasses.replace(chosen, limit=limit)))
     if as_json:
-        _echo_json([row.to_json() for row in rows])
+        echo_json([row.to_json() for row in rows])
         return
     columns = (
         ("record", 60),
@@ -146,12 +128,12 @@ def list_(
     table = [
         [
             escape_text(str(row.id)),
-            _time(row.failed_at),
+            time_text(row.failed_at),
             row.stage,
             escape_text(row.error_class),
             row.status,
             str(row.attempts),
-            _short(row.key),
+            short(row.key),
             escape_text(row.error_message),
         ]
         for row in rows
@@ -183,13 +165,13 @@ def show(
     wanted = record_id(record)
     row, found = guarded(_show(load_settings(), wanted, from_topic))
     if as_json:
-        _echo_json({**(row.to_json() if row else {}), **(record_to_json(found) if found else {})})
+        echo_json({**(row.to_json() if row else {}), **(record_to_json(found) if found else {})})
         return
     if row is not None:
-        _print_row(row)
+        print_row(row)
     shown = found or (row.record() if row else None)
     if shown is not None:
-        _print_record(shown, "dead-letter topic record" if found else "original record")
+        print_record(shown, "dead-letter topic record" if found else "original record")
 
 
 async def _show(
@@ -205,43 +187,6 @@ async def _show(
         raise OperationRefused(f"dead letter {wanted} has no dead-letter topic coordinates")
     place = RecordId(dlq_topic(wanted.topic), row.dlq_partition, row.dlq_offset)
     return row, await read_record(settings, place)
-
-
-def _print_row(row: DeadLetterRow) -> None:
-    lines = [
-        f"dead letter {row.id}",
-        f"  status      {row.status}"
-        + (f" ({row.status_reason})" if row.status_reason else "")
-        + f", attempts {row.attempts}, redriven {row.redrive_count} time(s) to the topic",
-        f"  stage       {row.stage}",
-        f"  error       {row.error_class}: {row.error_message}",
-        f"  failed at   {row.failed_at.isoformat()}",
-        f"  group       {row.consumer_group}",
-    ]
-    if row.event_type or row.event_id:
-        lines.append(f"  event       {row.event_type or '-'} {row.event_id or '-'}")
-    if row.dlq_partition is not None:
-        lines.append(
-            f"  in topic    {dlq_topic(row.id.topic)}:{row.dlq_partition}:{row.dlq_offset}"
-        )
-    typer.echo("\n".join(escape_text(line) for line in lines))
-
-
-def _print_record(record: Record, title: str) -> None:
-    key = render_bytes(record.key, keep_layout=False)
-    value = render_bytes(record.value)
-    lines = [
-        f"{title} {escape_text(str(record.id))}",
-        f"key ({key.kind}): {key.text}",
-        f"headers ({len(record.headers)}):",
-        *(
-            f"  {escape_text(name)}: {render_bytes(v, keep_layout=False).text}"
-            for name, v in record.headers
-        ),
-        f"value ({value.kind}, {len(record.value or b'')} bytes):",
-        value.text,
-    ]
-    typer.echo("\n".join(lines))
 
 
 # -- export ----------------------------------------------------------------------
@@ -346,25 +291,7 @@ def redrive_(
         )
     else:
         report = guarded(redrive(settings, chosen, execute=not dry_run))
-    _print_redrive(report, to_topic)
-
-
-def _print_redrive(report: RedriveReport, to_topic: bool) -> None:
-    verb = "republished" if to_topic else "applied"
-    parts = [
-        f"selected: {report.selected}",
-        f"{verb}: {report.applied}",
-        *([] if to_topic else [f"superseded: {report.superseded}"]),
-        *([] if to_topic else [f"still failing: {report.still_failing}"]),
-        f"skipped (not pending): {report.skipped}",
-        *([f"refused (redriven too often): {report.refused}"] if to_topic else []),
-    ]
-    typer.echo(("" if report.executed else "dry run: ") + ", ".join(parts))
-    # The error message may quote the record (a field name, a value): `dlq show` has it.
-    for record, error_class, _ in report.failures:
-        typer.echo(escape_text(f"  still failing {record}: {error_class} (see `utxoiq dlq show`)"))
-    if not report.executed:
-        typer.echo("nothing changed (add --execute to act)")
+    print_redrive(report, to_topic)
 
 
 @app.command("discard")
