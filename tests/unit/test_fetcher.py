@@ -7,10 +7,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition as KafkaTopicPartition
 
 from consumer.batching import Batch, BatchLimits
 from consumer.coordinates import Record, RecordId, TopicPartition
+from consumer.engine import lane_pool
 from consumer.engine.carry import Carry
 from consumer.engine.fetcher import Fetcher
 from consumer.engine.lane_pool import LanePool
@@ -120,3 +122,49 @@ async def test_the_next_lane_is_a_free_one_with_carried_records_then_one_not_dry
     assert await lanes.next_lane(0, stop) == 0  # dry lanes last
     held.carry.route(empty_batch(), P2, records(P2, 0, 1), mine={P0})
     assert await lanes.next_lane(0, stop) == 2  # records waiting first
+
+
+class PausingClient:
+    """A client whose partitions are all assigned; notes pauses, resumes and polls, and
+    lets ``on_poll`` run at each poll."""
+
+    def __init__(self, on_poll: asyncio.Event) -> None:
+        self.assigned = {KafkaTopicPartition("t", p) for p in range(LANES)}
+        self.paused: set[KafkaTopicPartition] = set()
+        self.polls = 0
+        self._on_poll = on_poll
+
+    def assignment(self) -> set[KafkaTopicPartition]:
+        return self.assigned
+
+    def pause(self, *partitions: KafkaTopicPartition) -> None:
+        self.paused |= set(partitions)
+
+    def resume(self, *partitions: KafkaTopicPartition) -> None:
+        self.paused -= set(partitions)
+
+    async def getmany(self, *_: KafkaTopicPartition, timeout_ms: int = 0) -> dict[Any, Any]:
+        assert self.paused == self.assigned, "polled while a partition could fetch"
+        self.polls += 1
+        self._on_poll.set()
+        await asyncio.sleep(0)  # a poll waits on the broker: other tasks run meanwhile
+        return {}
+
+
+async def test_a_lane_waited_for_past_patience_is_waited_for_polling_with_all_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lane_pool, "LANE_PATIENCE_S", 0.0)
+    polled = asyncio.Event()
+    held = table({P0: 0, P1: 0, P2: 0})
+    client = held.consumer = PausingClient(polled)
+    lanes = LanePool(LANES, held, held.carry, Pulse())
+
+    async def slow_write() -> None:
+        await polled.wait()  # finishes only once the loop has polled meanwhile
+
+    lanes.start(0, slow_write())
+    await lanes.wait_for([0])
+    assert client.polls >= 1
+    assert not client.paused  # every positioned partition resumed afterwards
+    assert lanes.free(0)
