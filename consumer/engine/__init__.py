@@ -6,7 +6,9 @@ seeking       seeking to stored positions; the retention-loss alarm
 audit         idle check of held positions against stored ones
 fetcher       gathering a lane's batch; carrying other lanes' records (carry)
 lane_pool     the lanes in flight, choosing the next (lanes), waiting for them
-writing       a lane's apply with the failure policy (failure) and the write gate (gate)
+writing       a lane's apply, acting on the failure policy (failure)
+gate          what a revocation closes: no write starts, those in progress end
+parts         the machinery the stages share, built once per member
 offset_mirror Kafka's committed offsets, a copy for lag tools
 status        the frozen status health and tests read
 """
