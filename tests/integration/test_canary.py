@@ -1,7 +1,9 @@
 """No user text in logs: a canary string in every free-text field, in a data field name,
 in keys, in poison records and in values PostgreSQL refuses (whose errors echo the value)
 goes through success, poison, retry, redrive, replay and CLI errors, and appears in no
-line the service or the operator commands write at the default level."""
+line the service or the operator commands write at the default level, but one: the name of
+an unknown field of a valid event, never its value, is logged once at info (escaped and
+cut short, schema-evolution.md), so an operator sees a producer running ahead."""
 
 from __future__ import annotations
 
@@ -26,6 +28,10 @@ from tests.support.waiting import wait_until
 CANARY = f"canary{uuid.uuid4().hex[:12]}"
 JOB = str(uuid.uuid4())
 STATEMENT_TIMEOUT_MS = "300"
+UNKNOWN_FIELD = f"{CANARY}_note"
+REFUSED = "refused:"
+"""Comments starting so break a check constraint the test adds: PostgreSQL refuses the row,
+and its error's detail echoes the row's values."""
 
 
 def with_data(event: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -44,7 +50,8 @@ def records() -> dict[Stream, list[tuple[bytes, bytes]]]:
     ]
     feedback = [
         ev.feedback(f"insight-{CANARY}", f"user-{CANARY}", 4, comment=CANARY),
-        with_data(ev.feedback("insight", "user-2", 1), **{f"{CANARY}_note": CANARY}),
+        with_data(ev.feedback("insight", "user-2", 1), **{UNKNOWN_FIELD: CANARY}),
+        ev.feedback("insight", "user-3", 5, comment=f"{REFUSED}{CANARY}"),
         ev.feedback(f"{CANARY}\x00", "user", 2),
         with_data(ev.feedback("insight", "user", 3), rating=CANARY),
     ]
@@ -92,6 +99,28 @@ async def test_user_text_appears_in_no_log_line_on_any_path(
     """The canary is in the database and the dead letters, never in what is written out."""
     settings = make_settings(log_format="json", log_level="INFO")
     await ensure_topics(settings, build_pipelines(settings))
+    await clean_db.execute(
+        "ALTER TABLE insight_feedback ADD CONSTRAINT canary_refused"
+        f" CHECK (comment NOT LIKE '{REFUSED}%')"
+    )
+    try:
+        await run_every_path(settings, clean_db, producer, tmp_path)
+    finally:
+        await clean_db.execute("ALTER TABLE insight_feedback DROP CONSTRAINT canary_refused")
+
+
+def is_unknown_field_line(line: str) -> bool:
+    """The one line the canary may appear in: the unknown field's name, logged once."""
+    entry = orjson.loads(line)
+    return bool(
+        entry.get("logger") == "consumer.unknown_fields"
+        and entry.get("field") == f"data.{UNKNOWN_FIELD}"
+    )
+
+
+async def run_every_path(
+    settings: Settings, clean_db: asyncpg.Pool, producer: AIOKafkaProducer, tmp_path: Path
+) -> None:
     outputs: dict[str, str] = {}
     data = records()
 
@@ -146,9 +175,14 @@ async def test_user_text_appears_in_no_log_line_on_any_path(
     for log in ("consume-1.log", "consume-2.log"):
         outputs[log] = (tmp_path / log).read_text()
     assert outputs["consume-1.log"].count('"batch committed"') > 0
+    named = [line for line in outputs["consume-1.log"].splitlines() if CANARY in line]
+    assert any(is_unknown_field_line(line) for line in named)
     leaks = {
-        name: [line for line in text.splitlines() if CANARY in line]
+        name: [
+            line
+            for line in text.splitlines()
+            if CANARY in line and not (name.startswith("consume") and is_unknown_field_line(line))
+        ]
         for name, text in outputs.items()
-        if CANARY in text
     }
-    assert not leaks, f"the canary appears in: {leaks}"
+    assert not any(leaks.values()), f"the canary appears in: {leaks}"

@@ -23,7 +23,7 @@ from tests.support.running import running_service
 
 LARGEST = sys.float_info.max
 HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
-"""An hour within the raw-sample retention, so its samples are stored."""
+"""An hour within the raw-sample retention, so the samples are stored."""
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.support.waiting import wait_until
 
 V1 = "utxoiq.system.metric.recorded"
 HOUR = datetime.now(UTC).replace(minute=15, second=0, microsecond=0) - timedelta(days=1)
-"""A time within the raw-sample retention, so its samples are stored."""
+"""A time within the raw-sample retention, so the samples are stored and rolled up."""
 
 
 async def samples(db: asyncpg.Pool, service: str) -> list[tuple[str, float, str]]:

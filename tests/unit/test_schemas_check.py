@@ -214,13 +214,3 @@ def test_an_unreadable_baseline_is_one_line_and_exit_2(tmp_path: Path, case: str
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and str(target) in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_export_into_a_file_is_refused_as_such(tmp_path: Path) -> None:
-    target = tmp_path / "taken"
-    target.write_text("x")
-    result = utxoiq("schemas", "export", str(target), "--asyncapi-format", "none")
-    assert (result.returncode, result.stderr) == (
-        1,
-        f"utxoiq: error: {target} is a file, not a folder: give a folder to write into\n",
-    )
