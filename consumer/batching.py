@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 from consumer.coordinates import KafkaMessage, TopicPartition, payload_bytes
 
 
+def above_floor(records: list[KafkaMessage], floor: int | None) -> list[KafkaMessage]:
+    """The records at or past ``floor``, a partition's stored position (None: nothing
+    stored, so all of them); ``records`` itself when none is below, the usual case."""
+    if floor is None or not records or records[0].offset >= floor:
+        return records
+    return [record for record in records if record.offset >= floor]
+
+
 @dataclass(frozen=True, slots=True)
 class BatchLimits:
     max_records: int
@@ -106,9 +114,7 @@ class Batch:
         for tp, records in self.parts.items():
             if tp not in positions:
                 continue
-            floor = positions[tp]
-            if floor is not None and records[0].offset < floor:
-                records = [r for r in records if r.offset >= floor]
+            records = above_floor(records, positions[tp])
             if records:
                 kept[tp] = records
         if kept.keys() == self.parts.keys() and all(kept[tp] is self.parts[tp] for tp in kept):

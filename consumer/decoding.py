@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from consumer.batching import Batch
-from consumer.coordinates import KafkaMessage, Record
+from consumer.coordinates import KafkaMessage, Record, TopicPartition
 from consumer.errors import one_line
 from consumer.outcomes import DeadLetter, Decoded
 from consumer.unknown_fields import UNKNOWN_FIELD_LOG
@@ -102,6 +102,25 @@ class DecodedBatch:
     decoded: list[Decoded]
     dead: list[DeadLetter]
     unknown_fields: Counter[str] = field(default_factory=Counter)
+
+    def owned(self, positions: Mapping[TopicPartition, int | None]) -> DecodedBatch:
+        """The part still owned after a rebalance (``Batch.owned``), trimmed from what
+        was decoded, never decoded again; itself, unchanged, in the usual case. The
+        unknown-field counts stay those of the whole batch."""
+        batch = self.batch.owned(positions)
+        if batch is self.batch:
+            return self
+        kept = {tp: records[0].offset for tp, records in batch.parts.items()}
+
+        def keeps(topic: str, partition: int, offset: int) -> bool:
+            first = kept.get(TopicPartition(topic, partition))
+            return first is not None and offset >= first
+
+        decoded = [
+            d for d in self.decoded if keeps(d.record.topic, d.record.partition, d.record.offset)
+        ]
+        dead = [d for d in self.dead if keeps(*d.record.id)]
+        return DecodedBatch(batch, decoded, dead, self.unknown_fields)
 
 
 def decode_batch(batch: Batch, accepts: StreamTypes, max_event_bytes: int) -> DecodedBatch:

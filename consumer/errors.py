@@ -34,6 +34,10 @@ from enum import StrEnum
 import asyncpg
 from aiokafka import errors as kafka_errors
 
+from consumer import sqlstates
+from consumer.sqlstates import class_of
+from schemas.codec import Stage
+
 MAX_ERROR_MESSAGE = 500
 """Dead-letter and log messages are cut to this many characters, on one line."""
 
@@ -74,7 +78,7 @@ class UnexplainedFailure(TransientError):
 class PoisonRecord(IngestError):
     """The record itself cannot be applied; it goes to the dead-letter topic."""
 
-    stage = "apply"
+    stage = Stage.APPLY
 
 
 class ApplyRejected(PoisonRecord):
@@ -133,20 +137,6 @@ class ConfigurationError(IngestError):
     """A wrong or missing setting; the process stops with this one-line message."""
 
 
-RETRIABLE_SQLSTATES = frozenset(
-    {"40001", "40P01", "57P01", "57P02", "57P03", "57P05", "53000", "53100", "53200", "53300"}
-    | {"55P03", "55006", "57014"}
-)
-"""Known transient, besides the whole class 08 (connection exceptions)."""
-_CONTENTION = frozenset({"40001", "40P01", "55P03", "55006"})
-SERVER_CLASSES = frozenset({"08", "28", "3D", "42", "53", "55", "57", "58", "XX"})
-"""SQLSTATE classes of the server or the deployment, never a record's fault: connection,
-authorization, catalog name, syntax or access rule, resources, object state, operator
-intervention, system and internal errors."""
-DATA_CLASSES = frozenset({"22", "23"})
-"""Data exceptions and integrity violations: the row's fault at once."""
-
-
 class Fault(StrEnum):
     """Whose fault an error raised while writing records is."""
 
@@ -201,9 +191,9 @@ def fault_of(exc: BaseException) -> Fault:
         return Fault.SURROUNDINGS
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str):
-        if sqlstate[:2] in DATA_CLASSES:
+        if class_of(sqlstate) in sqlstates.DATA_CLASSES:
             return Fault.RECORD
-        if sqlstate[:2] in SERVER_CLASSES or sqlstate in RETRIABLE_SQLSTATES:
+        if class_of(sqlstate) in sqlstates.SERVER_CLASSES or sqlstates.is_transient(sqlstate):
             return Fault.SURROUNDINGS
     if is_data_error(exc):
         return Fault.RECORD
@@ -222,11 +212,11 @@ def classify(exc: BaseException) -> IngestError:
     message = one_line(f"{type(exc).__name__}: {exc}")
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str):
-        if sqlstate in _CONTENTION:
+        if sqlstate in sqlstates.CONTENTION:
             return DatabaseContention(message)
-        if sqlstate in RETRIABLE_SQLSTATES or sqlstate.startswith("08"):
+        if sqlstates.is_transient(sqlstate):
             return DatabaseUnavailable(message)
-        if sqlstate[:2] in SERVER_CLASSES:
+        if class_of(sqlstate) in sqlstates.SERVER_CLASSES:
             return DeploymentError(f"PostgreSQL refused the work: {message}", sqlstate)
     if isinstance(exc, _NETWORK):
         return DatabaseUnavailable(message)

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiokafka import TopicPartition as KafkaTopicPartition
-
-if TYPE_CHECKING:
-    from consumer.runner import PipelineRunner
-    from consumer.service import IngestService
-    from consumer.telemetry import Telemetry
+from consumer.engine.status import PipelineStatus
+from consumer.settings import IngestSettings
+from consumer.telemetry import Telemetry
+from consumer.view import ServiceView
 
 
 @dataclass(slots=True)
@@ -38,28 +37,14 @@ class Verdict:
         self.checks.setdefault(name, note)
 
 
-def partition_lag(runner: PipelineRunner) -> dict[int, int]:
-    """High watermark minus stored position, for assigned partitions whose both are known."""
-    consumer = runner._consumer
-    if consumer is None:
-        return {}
-    lags = {}
-    for tp, position in list(runner.positions.items()):
-        if position is None:
-            continue
-        high = consumer.highwater(KafkaTopicPartition(tp.topic, tp.partition))
-        if high is not None:
-            lags[tp.partition] = max(high - position, 0)
-    return lags
-
-
-def update_lag(service: IngestService, telemetry: Telemetry, shown: set[tuple[str, ...]]) -> None:
+def update_lag(
+    statuses: Sequence[PipelineStatus], telemetry: Telemetry, shown: set[tuple[str, ...]]
+) -> None:
     """Set the lag gauge per partition; drop the series of partitions no longer held."""
     current: set[tuple[str, ...]] = set()
-    for runner in service.runners:
-        name, topic = runner.pipeline.name, runner.pipeline.topic
-        for partition, lag in partition_lag(runner).items():
-            labels: tuple[str, ...] = (name, topic, str(partition))
+    for status in statuses:
+        for partition, lag in status.lag().items():
+            labels: tuple[str, ...] = (status.pipeline, status.topic, str(partition))
             telemetry.lag.labels(*labels).set(lag)
             current.add(labels)
     for labels in shown - current:
@@ -93,37 +78,33 @@ class ProgressWatch:
         self._seen: dict[tuple[str, int], _Seen] = {}
         self._unpositioned_since: dict[str, float] = {}
 
-    def unpositioned_for(self, runner: PipelineRunner, now: float) -> float:
-        """How long the runner has had partitions waiting to be sought to their stored
+    def unpositioned_for(self, status: PipelineStatus, now: float) -> float:
+        """How long the member has had partitions waiting to be sought to their stored
         positions (0 when it has none): reading them may be what is retried for ever."""
-        topic = runner.pipeline.topic
-        if not runner.unpositioned:
-            self._unpositioned_since.pop(topic, None)
+        if status.positioned:
+            self._unpositioned_since.pop(status.topic, None)
             return 0.0
-        return now - self._unpositioned_since.setdefault(topic, now)
+        return now - self._unpositioned_since.setdefault(status.topic, now)
 
-    def stalled(self, runner: PipelineRunner, bounds: StallBounds, now: float) -> list[int]:
-        consumer = runner._consumer
-        topic = runner.pipeline.topic
-        held = {(tp.topic, tp.partition) for tp in runner.positions}
+    def stalled(self, status: PipelineStatus, bounds: StallBounds, now: float) -> list[int]:
+        topic = status.topic
+        held = {(topic, partition) for partition in status.positions}
         for key in [k for k in self._seen if k[0] == topic and k not in held]:
             del self._seen[key]
-        if consumer is None or runner.unpositioned:
+        if not status.started or not status.positioned:
             return []
-        paused = consumer.paused()
         stalled = []
-        for tp, position in list(runner.positions.items()):
-            ktp = KafkaTopicPartition(tp.topic, tp.partition)
-            high = consumer.highwater(ktp)
+        for partition, position in status.positions.items():
+            high = status.highwater.get(partition)
             if position is None or high is None:
                 continue
-            seen = self._seen.get((tp.topic, tp.partition))
+            seen = self._seen.get((topic, partition))
             if seen is None or seen.position != position:
-                seen = self._seen[(tp.topic, tp.partition)] = _Seen(position, high, now)
-            seen.held = seen.held or ktp in paused or runner.breaker_open
+                seen = self._seen[(topic, partition)] = _Seen(position, high, now)
+            seen.held = seen.held or partition in status.paused or status.breaker_open
             bound = bounds.paused_s if seen.held else bounds.running_s
             if high > seen.high and now - seen.since > bound:
-                stalled.append(tp.partition)
+                stalled.append(partition)
         return sorted(stalled)
 
 
@@ -135,47 +116,53 @@ class StallBounds:
     running_s: float
     paused_s: float
 
+    @classmethod
+    def of(cls, ingest: IngestSettings) -> StallBounds:
+        return cls(ingest.health_stall_s, ingest.health_paused_stall_s)
+
 
 def _stuck_reason(
-    runner: PipelineRunner, watch: ProgressWatch, bounds: StallBounds, now: float
+    status: PipelineStatus, watch: ProgressWatch, bounds: StallBounds, now: float
 ) -> str | None:
-    silent = now - runner.loop_heartbeat
+    silent = now - status.heartbeat
     if silent > bounds.running_s:
         return f"consume loop silent for {silent:.0f}s"
-    waited = watch.unpositioned_for(runner, now)
+    waited = watch.unpositioned_for(status, now)
     if waited > bounds.paused_s:
         return f"partitions not positioned from PostgreSQL for {waited:.0f}s"
-    stalled = watch.stalled(runner, bounds, now)
+    stalled = watch.stalled(status, bounds, now)
     if not stalled:
         return None
-    held = " (paused or behind the breaker)" if runner.breaker_open else ""
+    held = " (paused or behind the breaker)" if status.breaker_open else ""
     return f"new records on partitions {stalled}{held}, position unmoved for too long"
 
 
-def liveness(service: IngestService, watch: ProgressWatch, now: float | None = None) -> Verdict:
+def liveness(
+    statuses: Sequence[PipelineStatus],
+    bounds: StallBounds,
+    watch: ProgressWatch,
+    now: float | None = None,
+) -> Verdict:
     """Alive while every pipeline's loop turns and, when records arrive, consumes them."""
     verdict = Verdict()
-    ingest = service.settings.ingest
-    bounds = StallBounds(ingest.health_stall_s, ingest.health_paused_stall_s)
     now = time.monotonic() if now is None else now
-    for runner in service.runners:
-        reason = _stuck_reason(runner, watch, bounds, now)
+    for status in statuses:
+        reason = _stuck_reason(status, watch, bounds, now)
         if reason is None:
-            verdict.pass_(runner.pipeline.name)
+            verdict.pass_(status.pipeline)
         else:
-            verdict.fail(runner.pipeline.name, reason)
-    if not service.runners:
+            verdict.fail(status.pipeline, reason)
+    if not statuses:
         verdict.pass_("service", "starting")
     return verdict
 
 
-def _assignment_reason(runner: PipelineRunner) -> str | None:
-    consumer = runner._consumer
-    if consumer is None:
+def _assignment_reason(status: PipelineStatus) -> str | None:
+    if not status.started:
         return "consumer not started"
-    if not consumer.assignment():
+    if not status.assigned:
         return "no partitions assigned"
-    if runner.unpositioned:
+    if not status.positioned:
         return "partitions not yet positioned from PostgreSQL"
     return None
 
@@ -193,20 +180,21 @@ async def database_reason(pool: Any, timeout_s: float) -> str | None:
     return None
 
 
-async def readiness(service: IngestService) -> Verdict:
+async def readiness(service: ServiceView) -> Verdict:
     """Ready when every pipeline holds positioned partitions and the database answers."""
     verdict = Verdict()
-    if not service.runners:
+    statuses = service.statuses()
+    if not statuses or service.pool is None:
         verdict.fail("service", "starting")
         return verdict
-    for runner in service.runners:
-        reason = _assignment_reason(runner)
+    for status in statuses:
+        reason = _assignment_reason(status)
         if reason is None:
-            verdict.pass_(runner.pipeline.name)
+            verdict.pass_(status.pipeline)
         else:
-            verdict.fail(runner.pipeline.name, reason)
+            verdict.fail(status.pipeline, reason)
     timeout_s = service.settings.ingest.ready_db_timeout_s
-    reason = await database_reason(service.runners[0].pool, timeout_s)
+    reason = await database_reason(service.pool, timeout_s)
     if reason is None:
         verdict.pass_("database")
     else:

@@ -11,17 +11,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from consumer.errors import ConfigurationError
-from consumer.health import ProgressWatch, Verdict, liveness, readiness, update_lag
+from consumer.health import ProgressWatch, StallBounds, Verdict, liveness, readiness, update_lag
 from consumer.metrics.alert import refresh_partitions_ahead
-
-if TYPE_CHECKING:
-    from consumer.service import IngestService
+from consumer.view import ServiceView
 
 log = logging.getLogger("utxoiq.http")
 
@@ -38,9 +35,9 @@ def _verdict_response(verdict: Verdict) -> Response:
 
 
 class OpsServer:
-    """Serves the telemetry registry and the health probes of one ``IngestService``."""
+    """Serves the telemetry registry and the health probes of one ``ServiceView``."""
 
-    def __init__(self, service: IngestService, host: str, port: int) -> None:
+    def __init__(self, service: ServiceView, host: str, port: int) -> None:
         self.service = service
         self.host = host
         self.port = port
@@ -67,12 +64,13 @@ class OpsServer:
             self._server = None
 
     async def _metrics(self) -> Response:
-        update_lag(self.service, self.service.telemetry, self._lag_series)
+        update_lag(self.service.statuses(), self.service.telemetry, self._lag_series)
         await refresh_partitions_ahead(self.service)
         return HTTPStatus.OK, CONTENT_TYPE_LATEST, generate_latest(self.service.telemetry.registry)
 
     async def _healthz(self) -> Response:
-        return _verdict_response(liveness(self.service, self._watch))
+        bounds = StallBounds.of(self.service.settings.ingest)
+        return _verdict_response(liveness(self.service.statuses(), bounds, self._watch))
 
     async def _readyz(self) -> Response:
         return _verdict_response(await readiness(self.service))
@@ -116,7 +114,7 @@ def _write(
 
 
 @contextlib.asynccontextmanager
-async def ops_server(service: IngestService) -> AsyncIterator[OpsServer | None]:
+async def ops_server(service: ServiceView) -> AsyncIterator[OpsServer | None]:
     """The endpoint on ``UTXOIQ_HTTP_HOST:UTXOIQ_HTTP_PORT`` for the block's duration
     (``off``: none). A port that cannot be bound stops the start with one line: a service
     without its probes and metrics would look dead to the platform while it consumes."""

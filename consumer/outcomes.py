@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from consumer.coordinates import KafkaMessage, Record
+from consumer.vocabulary import Stage
 
 
 class Outcome(StrEnum):
@@ -39,7 +40,7 @@ class DeadLetter:
     """A record that cannot be applied, with the reason."""
 
     record: Record
-    stage: str
+    stage: Stage
     error_class: str
     message: str
     event_id: str | None = None
@@ -51,7 +52,7 @@ class DeadLetter:
 
         return cls(
             Record.of(item.record),
-            "apply",
+            Stage.APPLY,
             getattr(error, "error_class", type(error).__name__),
             one_line(str(error)),
             str(item.event.id),
@@ -79,7 +80,7 @@ class BatchReport:
     records: int = 0
     bytes: int = 0
     outcomes: Counter[Outcome] = field(default_factory=Counter)
-    dead_by_stage: Counter[str] = field(default_factory=Counter)
+    dead_by_stage: Counter[Stage] = field(default_factory=Counter)
     unknown_fields: Counter[str] = field(default_factory=Counter)
     """Unknown fields ignored in the batch's valid events, per event type."""
     write_seconds: float = 0.0
@@ -100,7 +101,7 @@ class BatchReport:
             "updated": self.outcomes[Outcome.UPDATED],
             "superseded": self.outcomes[Outcome.SUPERSEDED],
             "expired": self.outcomes[Outcome.EXPIRED],
-            "dead_lettered": dict(self.dead_by_stage),
+            "dead_lettered": {stage.value: count for stage, count in self.dead_by_stage.items()},
             "failed_again": self.failed_again,
             "redriven": self.redriven,
             "write_ms": round(self.write_seconds * 1000, 1),

@@ -7,37 +7,32 @@ is logged at its real level (``consumer.logs.ClientLogFilter``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from consumer.logs import installed_client_filter
-
-if TYPE_CHECKING:
-    from consumer.service import IngestService
+from consumer.view import ServiceView
 
 log = logging.getLogger("utxoiq.service")
 
 
-def ready_fields(service: IngestService) -> dict[str, Any]:
+def ready_fields(service: ServiceView) -> dict[str, Any]:
     """The ready line's fields; addresses carry no user name and no password."""
     settings = service.settings
+    statuses = service.statuses()
     return {
-        "pipelines": [runner.pipeline.name for runner in service.runners],
-        "partitions": {
-            runner.pipeline.name: sorted(tp.partition for tp in runner.positions)
-            for runner in service.runners
-        },
+        "pipelines": [status.pipeline for status in statuses],
+        "partitions": {status.pipeline: sorted(status.positions) for status in statuses},
         "kafka": settings.kafka.bootstrap_servers,
         "database": settings.database.address(),
         "ops_port": service.ops_port,
     }
 
 
-async def announce_ready(service: IngestService) -> None:
+async def announce_ready(service: ServiceView) -> None:
     """Wait until every pipeline has settled (``PipelineRunner.settled``), then log the
     ready line once."""
-    await asyncio.gather(*(runner.settled.wait() for runner in service.runners))
+    await service.settled()
     log.info("ready", extra=ready_fields(service))
     client_filter = installed_client_filter()
     if client_filter is not None:

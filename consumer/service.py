@@ -20,13 +20,14 @@ from consumer.db.migrate import current_revision, head_revision, is_known_revisi
 from consumer.db.pool import create_pool, keep_session
 from consumer.deadletters import DeadLetterPublisher
 from consumer.diagnose import exception_chain, kafka_cause
+from consumer.engine import PipelineRunner, PipelineStatus
 from consumer.errors import ConfigurationError, one_line
 from consumer.http import ops_server
 from consumer.logs import summarise_client_floods
 from consumer.pipelines import Pipeline, build_pipelines
 from consumer.ready import announce_ready
-from consumer.runner import PipelineRunner
 from consumer.settings import Settings
+from consumer.sqlstates import is_unreachable
 from consumer.telemetry import Telemetry
 from consumer.topics_admin import DLQ_MAX_MESSAGE_BYTES, ensure_topics, start_or_close
 from consumer.writers.staging import staging_tables_of
@@ -36,9 +37,6 @@ from schemas.topics import Stream
 log = logging.getLogger("utxoiq.service")
 
 T = TypeVar("T")
-
-STARTING_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-"""Shutting down, crashed, starting up, too many clients: worth waiting for."""
 
 
 async def prepare_schema(settings: Settings) -> None:
@@ -108,7 +106,7 @@ async def unreachable(exc: BaseException, settings: Settings) -> bool:
     for error in exception_chain(exc):
         sqlstate = getattr(error, "sqlstate", None)
         if isinstance(sqlstate, str):
-            return sqlstate in STARTING_SQLSTATES or sqlstate.startswith("08")
+            return is_unreachable(sqlstate)
         if isinstance(error, ssl.SSLError):
             return False
         if isinstance(error, ConnectionError | TimeoutError | asyncpg.CannotConnectNowError):
@@ -204,6 +202,16 @@ class IngestService:
         self.telemetry = telemetry or Telemetry()
         self.runners: list[PipelineRunner] = []
         self.ops_port: int | str = "off"
+        self.pool: asyncpg.Pool | None = None
+        """The write pool the pipelines share, while they run."""
+
+    def statuses(self) -> list[PipelineStatus]:
+        """Each running pipeline member's status now (none before they start)."""
+        return [runner.status() for runner in self.runners]
+
+    async def settled(self) -> None:
+        """Return once every pipeline member has settled (``PipelineRunner.settled``)."""
+        await asyncio.gather(*(runner.settled.wait() for runner in self.runners))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the first pipeline failure stops the others.
@@ -233,6 +241,7 @@ class IngestService:
             write_pool(self.settings, self.pipelines) as pool,
             dead_letter_producer(self.settings) as producer,
         ):
+            self.pool = pool
             self.runners = [
                 PipelineRunner(
                     p, self.settings, pool, DeadLetterPublisher(producer, p.group), self.telemetry

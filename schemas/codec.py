@@ -11,7 +11,7 @@ breaks the contract (an unknown ``type`` among them).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -42,7 +42,17 @@ _UTC_BOUNDS = frozenset(
 )
 """How the validator may spell ``EventTime``'s bounds in its errors."""
 
-Stage = Literal["decode", "validate"]
+
+class Stage(StrEnum):
+    """Where a record was refused: the dead letter's stage (``dlq.error.stage``)."""
+
+    DECODE = "decode"
+    """Not parseable JSON text: bad UTF-8, bad syntax, too deep, or too large."""
+    VALIDATE = "validate"
+    """Well-formed JSON that breaks the contract."""
+    APPLY = "apply"
+    """A valid event the database refuses (decided by the consumer, not the codec)."""
+
 
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = REGISTRY.adapter
 """Validates an event of any type of the released contract."""
@@ -68,7 +78,7 @@ class Rejection(StrEnum):
 class EventRejected(ValueError):
     """An event's bytes break the contract; ``stage`` says at which step."""
 
-    stage: Stage = "validate"
+    stage: Stage = Stage.VALIDATE
 
     def __init__(self, message: str, *, reason: Rejection) -> None:
         super().__init__(message)
@@ -79,13 +89,13 @@ class EventRejected(ValueError):
 class UndecodableEvent(EventRejected):
     """Not parseable JSON text: bad UTF-8, bad syntax, too deep, or too large."""
 
-    stage: Stage = "decode"
+    stage: Stage = Stage.DECODE
 
 
 class InvalidEvent(EventRejected):
     """Well-formed JSON that is not a valid event of the expected kind."""
 
-    stage: Stage = "validate"
+    stage: Stage = Stage.VALIDATE
 
 
 def shown(text: str) -> str:

@@ -21,26 +21,14 @@ from pydantic import TypeAdapter
 from consumer.bench.results import Rate
 from consumer.coordinates import Record, RecordId
 from consumer.outcomes import Decoded
-from consumer.writers.jobs import COLUMNS as JOB_COLUMNS
 from consumer.writers.jobs import JobRow, fold_job
+from consumer.writers.staging import STAGING_TABLES
 from schemas.codec import decode
 from schemas.topics import Stream
 
-METRIC_COLUMNS = ("event_id", "service_name", "metric_type", "value", "unit", "recorded_at")
-FEEDBACK_COLUMNS = (
-    "insight_id",
-    "user_id",
-    "rating",
-    "comment",
-    "flags",
-    "submitted_at",
-    "event_id",
-)
-TABLES = {
-    Stream.METRICS: ("system_metrics", METRIC_COLUMNS),
-    Stream.FEEDBACK: ("insight_feedback", FEEDBACK_COLUMNS),
-    Stream.JOBS: ("backfill_jobs", JOB_COLUMNS),
-}
+TABLES = {stream: (staged.target.name, staged.columns) for stream, staged in STAGING_TABLES.items()}
+"""The table the write-only ceiling copies each pipeline's rows into, and the columns (those
+its writer stages)."""
 
 
 def decode_only(values: Sequence[bytes], adapter: TypeAdapter[Any], max_bytes: int) -> Rate:

@@ -289,6 +289,32 @@ async def emptied(pool: asyncpg.Pool) -> AsyncIterator[None]:
         await empty_tables(pool)
 
 
+def _consumer_group(
+    space: Workspace, pipeline: str, env: dict[str, str], bases: list[Path]
+) -> ConsumerGroup:
+    """Fresh consumer processes of one repetition, one per log base."""
+    return ConsumerGroup(
+        [
+            ConsumerProcess(
+                pipeline,
+                env,
+                base.with_suffix(".log"),
+                profiler_prefix(space.options.profile, base),
+            )
+            for base in bases
+        ]
+    )
+
+
+def _say_profiles(space: Workspace, pipeline: str, bases: list[Path]) -> None:
+    """Render and name the repetition's profiles, when ``--profile`` asked for them."""
+    if not space.options.profile:
+        return
+    for base in bases:
+        for path in render_profile(base):
+            space.say(f"{pipeline}: profile in {path}")
+
+
 async def measure_consumer(
     space: Workspace,
     stream: Stream,
@@ -311,17 +337,7 @@ async def measure_consumer(
         drain_started: datetime = await space.pool.fetchval("SELECT now()")
         bases = log_bases(space, pipeline.name, repetition)
         env = space.child_env(settings, stream)
-        proc = ConsumerGroup(
-            [
-                ConsumerProcess(
-                    pipeline.name,
-                    env,
-                    base.with_suffix(".log"),
-                    profiler_prefix(space.options.profile, base),
-                )
-                for base in bases
-            ]
-        )
+        proc = _consumer_group(space, pipeline.name, env, bases)
         try:
             proc.start()
             async with space.pool.acquire() as conn:
@@ -340,10 +356,7 @@ async def measure_consumer(
             result.peak_rss_bytes = max(result.peak_rss_bytes or 0, proc.peak_rss) or None
         if preloaded and repetition < len(labels):
             await remove_drain_rows(space.pool, stream, drain_started)
-        if space.options.profile:
-            for base in bases:
-                for path in render_profile(base):
-                    space.say(f"{pipeline.name}: profile in {path}")
+        _say_profiles(space, pipeline.name, bases)
     if space.options.members > 1:
         result.notes.append(
             f"{space.options.members} group members: CPU is theirs together, "

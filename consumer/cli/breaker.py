@@ -15,8 +15,9 @@ from consumer.breaker import BreakerState
 from consumer.breaker_control import CLOSE_POLL_S
 from consumer.breaker_store import MemberBreaker, member_breakers, request_close
 from consumer.cli.common import load_settings
-from consumer.cli.dlq import connection, text_table
 from consumer.cli.guard import guarded
+from consumer.ops.connection import operator_connection
+from consumer.ops.table import text_table
 from consumer.settings import Settings
 from schemas.topics import Stream
 
@@ -83,7 +84,7 @@ def _overall(members: list[MemberBreaker]) -> BreakerState:
 
 
 async def _status(settings: Settings, group: str) -> list[MemberBreaker]:
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         return await member_breakers(conn, group)
 
 
@@ -101,5 +102,5 @@ def close(pipeline: Stream = PIPELINE) -> None:
 
 
 async def _close(settings: Settings, group: str) -> int:
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         return await request_close(conn, group)

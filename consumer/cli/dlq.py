@@ -7,22 +7,30 @@ read without a consumer group); nothing here moves a consumer position.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import asyncpg
 import orjson
 import typer
 
 from consumer.cli.common import load_settings
-from consumer.cli.errors import EXIT_USAGE, fail, parsed
+from consumer.cli.dlq_filter import ACTION, RECORDS, SUMMARY, Option, filtered, record_id
+from consumer.cli.dlq_views import (
+    echo_json,
+    print_record,
+    print_redrive,
+    print_row,
+    short,
+    stats_json,
+    time_text,
+)
+from consumer.cli.errors import EXIT_USAGE, fail
 from consumer.cli.guard import guarded
 from consumer.coordinates import Record, RecordId
-from consumer.db.pool import create_pool
-from consumer.ops.arguments import TIME_FORMS, parse_record_id, parse_when
+from consumer.ops.connection import operator_connection
 from consumer.ops.dlq import (
     DeadLetterFilter,
     DeadLetterRow,
@@ -37,11 +45,11 @@ from consumer.ops.dlq_topic import original_id, read_record, read_topic, record_
 from consumer.ops.errors import OperationRefused
 from consumer.ops.redrive import (
     DEFAULT_MAX_REDRIVES,
-    RedriveReport,
     redrive,
     redrive_to_topic,
 )
-from consumer.ops.render import escape_text, render_bytes
+from consumer.ops.render import escape_text
+from consumer.ops.table import text_table
 from consumer.settings import Settings
 from schemas.topics import DLQ_SUFFIX, dlq_topic
 
@@ -49,107 +57,23 @@ app = typer.Typer(
     help="Dead letters: stats, list, show, export, redrive, discard.", no_args_is_help=True
 )
 
-TOPIC = typer.Option(None, "--topic", help="Source topic.")
-STAGE = typer.Option(None, "--stage", help="decode, validate or apply.")
-ERROR_CLASS = typer.Option(None, "--error-class", help="e.g. UnknownJob, MalformedJson.")
-STATUS = typer.Option(None, "--status", help="pending, redriven or discarded.")
-SINCE = typer.Option(None, "--since", metavar="T", help=f"Failed at or after T: {TIME_FORMS}.")
-UNTIL = typer.Option(None, "--until", metavar="T", help=f"Failed before T: {TIME_FORMS}.")
-KEY = typer.Option(None, "--key", help="Record key (UTF-8).")
-LIMIT = typer.Option(None, "--limit", metavar="N", help="At most N records.")
-IDS = typer.Argument(None, metavar="[TOPIC:PARTITION:OFFSET]...", help="Only these records.")
 DRY_RUN = typer.Option(True, "--dry-run/--execute", help="Forecast (default), or act.")
 JSON = typer.Option(False, "--json", help="JSON instead of a table.")
-
-
-def _record_id(text: str) -> RecordId:
-    record_id = parsed("", parse_record_id, text)
-    assert record_id is not None
-    return record_id
-
-
-def selection(
-    topic: str | None = None,
-    stage: str | None = None,
-    error_class: str | None = None,
-    status: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    key: str | None = None,
-    limit: int | None = None,
-    ids: list[str] | None = None,
-) -> DeadLetterFilter:
-    """The filter the options describe; a bad value ends the command with one line."""
-    try:
-        return DeadLetterFilter(
-            topic=topic,
-            stage=stage,
-            error_class=error_class,
-            status=status,
-            since=parsed("--since", parse_when, since),
-            until=parsed("--until", parse_when, until),
-            key=None if key is None else key.encode(),
-            limit=limit,
-            ids=tuple(dict.fromkeys(_record_id(text) for text in ids or ())),
-        )
-    except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
-
-
-@contextlib.asynccontextmanager
-async def connection(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    pool = await create_pool(settings.database, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            yield conn
-    finally:
-        await pool.close()
-
-
-def text_table(columns: Sequence[tuple[str, int]], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Aligned plain-text lines: each (header, widest) column is as wide as its longest
-    cell, at most ``widest`` characters (longer cells end with an ellipsis)."""
-    widths = [
-        min(max([len(name), *(len(row[i]) for row in rows)]), widest)
-        for i, (name, widest) in enumerate(columns)
-    ]
-
-    def line(cells: Sequence[str]) -> str:
-        fitted = (
-            c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(cells, widths, strict=True)
-        )
-        return "  ".join(c.ljust(w) for c, w in zip(fitted, widths, strict=True)).rstrip()
-
-    return [line([name for name, _ in columns]), *(line(row) for row in rows)]
-
-
-def _echo_json(value: Any) -> None:
-    typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
-
-
-def _short(value: bytes | None) -> str:
-    """A record key on one escaped line."""
-    return render_bytes(value, keep_layout=False).text
 
 
 # -- stats and list --------------------------------------------------------------
 
 
 @app.command()
+@filtered(SUMMARY)
 def stats(
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
+    chosen: DeadLetterFilter,
     as_json: bool = JSON,
 ) -> None:
     """Counts per source topic, stage, error class and status."""
-    chosen = selection(topic, stage, error_class, status, since, until)
     rows = guarded(_stats(load_settings(), chosen))
     if as_json:
-        _echo_json([_stats_json(row) for row in rows])
+        echo_json([stats_json(row) for row in rows])
         return
     table = [
         (
@@ -158,8 +82,8 @@ def stats(
             r.error_class,
             r.status,
             str(r.count),
-            _time(r.first_failed_at),
-            _time(r.last_failed_at),
+            time_text(r.first_failed_at),
+            time_text(r.last_failed_at),
         )
         for r in rows
     ]
@@ -174,44 +98,22 @@ def stats(
     typer.echo("\n".join([*lines, f"total {sum(totals.values())} ({summary})"]))
 
 
-def _time(value: datetime) -> str:
-    return f"{value:%Y-%m-%d %H:%M:%S}"
-
-
-def _stats_json(row: StatsRow) -> dict[str, Any]:
-    return {
-        "topic": row.topic,
-        "stage": row.stage,
-        "error_class": row.error_class,
-        "status": row.status,
-        "count": row.count,
-        "first_failed_at": row.first_failed_at.isoformat(),
-        "last_failed_at": row.last_failed_at.isoformat(),
-    }
-
-
 async def _stats(settings: Settings, chosen: DeadLetterFilter) -> list[StatsRow]:
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         return await dead_letter_stats(conn, chosen)
 
 
 @app.command("list")
+@filtered((*SUMMARY, Option.KEY))
 def list_(
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    key: str | None = KEY,
+    chosen: DeadLetterFilter,
     limit: int = typer.Option(50, "--limit", metavar="N", help="At most N records."),
     as_json: bool = JSON,
 ) -> None:
     """Dead letters, newest first: a table, or --json (values in base64)."""
-    chosen = selection(topic, stage, error_class, status, since, until, key, limit)
-    rows = guarded(_list(load_settings(), chosen))
+    rows = guarded(_list(load_settings(), dataclasses.replace(chosen, limit=limit)))
     if as_json:
-        _echo_json([row.to_json() for row in rows])
+        echo_json([row.to_json() for row in rows])
         return
     columns = (
         ("record", 60),
@@ -226,12 +128,12 @@ def list_(
     table = [
         [
             escape_text(str(row.id)),
-            _time(row.failed_at),
+            time_text(row.failed_at),
             row.stage,
             escape_text(row.error_class),
             row.status,
             str(row.attempts),
-            _short(row.key),
+            short(row.key),
             escape_text(row.error_message),
         ]
         for row in rows
@@ -240,7 +142,7 @@ def list_(
 
 
 async def _list(settings: Settings, chosen: DeadLetterFilter) -> list[DeadLetterRow]:
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         return await list_dead_letters(conn, chosen)
 
 
@@ -260,16 +162,16 @@ def show(
     A JSON value is pretty-printed; anything else is shown escaped. With a dead-letter
     topic's coordinates (TOPIC ending in .dlq) the record is read from that topic.
     """
-    wanted = _record_id(record)
+    wanted = record_id(record)
     row, found = guarded(_show(load_settings(), wanted, from_topic))
     if as_json:
-        _echo_json({**(row.to_json() if row else {}), **(record_to_json(found) if found else {})})
+        echo_json({**(row.to_json() if row else {}), **(record_to_json(found) if found else {})})
         return
     if row is not None:
-        _print_row(row)
+        print_row(row)
     shown = found or (row.record() if row else None)
     if shown is not None:
-        _print_record(shown, "dead-letter topic record" if found else "original record")
+        print_record(shown, "dead-letter topic record" if found else "original record")
 
 
 async def _show(
@@ -277,7 +179,7 @@ async def _show(
 ) -> tuple[DeadLetterRow | None, Record | None]:
     if wanted.topic.endswith(DLQ_SUFFIX):
         return None, await read_record(settings, wanted)
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         row = await get_dead_letter(conn, wanted)
     if not from_topic:
         return row, None
@@ -287,56 +189,13 @@ async def _show(
     return row, await read_record(settings, place)
 
 
-def _print_row(row: DeadLetterRow) -> None:
-    lines = [
-        f"dead letter {row.id}",
-        f"  status      {row.status}"
-        + (f" ({row.status_reason})" if row.status_reason else "")
-        + f", attempts {row.attempts}, redriven {row.redrive_count} time(s) to the topic",
-        f"  stage       {row.stage}",
-        f"  error       {row.error_class}: {row.error_message}",
-        f"  failed at   {row.failed_at.isoformat()}",
-        f"  group       {row.consumer_group}",
-    ]
-    if row.event_type or row.event_id:
-        lines.append(f"  event       {row.event_type or '-'} {row.event_id or '-'}")
-    if row.dlq_partition is not None:
-        lines.append(
-            f"  in topic    {dlq_topic(row.id.topic)}:{row.dlq_partition}:{row.dlq_offset}"
-        )
-    typer.echo("\n".join(escape_text(line) for line in lines))
-
-
-def _print_record(record: Record, title: str) -> None:
-    key = render_bytes(record.key, keep_layout=False)
-    value = render_bytes(record.value)
-    lines = [
-        f"{title} {escape_text(str(record.id))}",
-        f"key ({key.kind}): {key.text}",
-        f"headers ({len(record.headers)}):",
-        *(
-            f"  {escape_text(name)}: {render_bytes(v, keep_layout=False).text}"
-            for name, v in record.headers
-        ),
-        f"value ({value.kind}, {len(record.value or b'')} bytes):",
-        value.text,
-    ]
-    typer.echo("\n".join(lines))
-
-
 # -- export ----------------------------------------------------------------------
 
 
 @app.command()
+@filtered(RECORDS)
 def export(
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    key: str | None = KEY,
-    limit: int | None = LIMIT,
+    chosen: DeadLetterFilter,
     output: Path | None = typer.Option(
         None, "--output", "-o", help="NDJSON file to write (default: standard output)."
     ),
@@ -348,8 +207,15 @@ def export(
     ),
 ) -> None:
     """NDJSON, one dead letter per line, keys, values and headers in base64."""
-    chosen = selection(topic, stage, error_class, status, since, until, key, limit)
-    if from_topic and (topic is None or any((stage, error_class, status, since, until, key))):
+    narrowed = (
+        chosen.stage,
+        chosen.error_class,
+        chosen.status,
+        chosen.since,
+        chosen.until,
+        chosen.key,
+    )
+    if from_topic and (chosen.topic is None or any(narrowed)):
         fail("--from-topic needs --topic and takes only --limit besides", EXIT_USAGE)
     with _output(output) as stream:
         count = guarded(_export(load_settings(), chosen, from_topic, stream))
@@ -388,7 +254,7 @@ async def _export(
                 if chosen.limit and count >= chosen.limit:
                     break
         return count
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         async for row in iter_dead_letters(conn, chosen):
             stream.write(orjson.dumps(row.to_json()).decode() + "\n")
             count += 1
@@ -399,16 +265,9 @@ async def _export(
 
 
 @app.command("redrive")
+@filtered(ACTION)
 def redrive_(
-    ids: list[str] | None = IDS,
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    key: str | None = KEY,
-    limit: int | None = LIMIT,
+    chosen: DeadLetterFilter,
     dry_run: bool = DRY_RUN,
     to_topic: bool = typer.Option(
         False, "--to-topic", help="Republish to the source topic instead (all its groups see it)."
@@ -423,7 +282,6 @@ def redrive_(
     source topic see nothing, and no consumer position moves. Records that apply become
     redriven; records that still fail stay pending with one more attempt.
     """
-    chosen = selection(topic, stage, error_class, status, since, until, key, limit, ids)
     if max_redrives < 1:
         fail(f"--max-redrives must be at least 1, got {max_redrives}", EXIT_USAGE)
     settings = load_settings()
@@ -433,43 +291,17 @@ def redrive_(
         )
     else:
         report = guarded(redrive(settings, chosen, execute=not dry_run))
-    _print_redrive(report, to_topic)
-
-
-def _print_redrive(report: RedriveReport, to_topic: bool) -> None:
-    verb = "republished" if to_topic else "applied"
-    parts = [
-        f"selected: {report.selected}",
-        f"{verb}: {report.applied}",
-        *([] if to_topic else [f"superseded: {report.superseded}"]),
-        *([] if to_topic else [f"still failing: {report.still_failing}"]),
-        f"skipped (not pending): {report.skipped}",
-        *([f"refused (redriven too often): {report.refused}"] if to_topic else []),
-    ]
-    typer.echo(("" if report.executed else "dry run: ") + ", ".join(parts))
-    # The error message may quote the record (a field name, a value): `dlq show` has it.
-    for record, error_class, _ in report.failures:
-        typer.echo(escape_text(f"  still failing {record}: {error_class} (see `utxoiq dlq show`)"))
-    if not report.executed:
-        typer.echo("nothing changed (add --execute to act)")
+    print_redrive(report, to_topic)
 
 
 @app.command("discard")
+@filtered(ACTION)
 def discard_(
-    ids: list[str] | None = IDS,
+    chosen: DeadLetterFilter,
     reason: str = typer.Option(..., "--reason", help="Why (stored with each record)."),
-    topic: str | None = TOPIC,
-    stage: str | None = STAGE,
-    error_class: str | None = ERROR_CLASS,
-    status: str | None = STATUS,
-    since: str | None = SINCE,
-    until: str | None = UNTIL,
-    key: str | None = KEY,
-    limit: int | None = LIMIT,
     dry_run: bool = DRY_RUN,
 ) -> None:
     """Mark pending dead letters discarded, with a reason, so stats show what is left."""
-    chosen = selection(topic, stage, error_class, status, since, until, key, limit, ids)
     report = guarded(_discard(load_settings(), chosen, reason, not dry_run))
     prefix = "" if report.executed else "dry run: "
     typer.echo(
@@ -481,5 +313,5 @@ def discard_(
 
 
 async def _discard(settings: Settings, chosen: DeadLetterFilter, reason: str, execute: bool) -> Any:
-    async with connection(settings) as conn:
+    async with operator_connection(settings) as conn:
         return await discard(conn, chosen, reason, execute=execute)

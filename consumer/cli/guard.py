@@ -11,11 +11,9 @@ from consumer.cli.common import run
 from consumer.cli.errors import fail
 from consumer.errors import one_line
 from consumer.ops.errors import OperationRefused
+from consumer.sqlstates import ACCESS_CLASSES, class_of
 
 T = TypeVar("T")
-
-CONNECTION_CLASSES = ("08", "28", "3D")
-"""Connection, authorization and missing-database errors: the entry point explains them."""
 
 
 def guarded(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -27,6 +25,6 @@ def guarded(coroutine: Coroutine[Any, Any, T]) -> T:
     except asyncpg.UndefinedTableError as exc:
         fail(f"PostgreSQL: {one_line(str(exc))}: run `utxoiq db upgrade` first")
     except asyncpg.PostgresError as exc:
-        if str(exc.sqlstate)[:2] in CONNECTION_CLASSES:
+        if class_of(str(exc.sqlstate)) in ACCESS_CLASSES:  # the entry point explains them
             raise
         fail(f"PostgreSQL: {type(exc).__name__}: {one_line(str(exc))}")

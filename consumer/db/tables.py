@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
+from consumer.vocabulary import DeadLetterStatus, JobStatus, Stage
+
 metadata = MetaData(
     naming_convention={
         "pk": "pk_%(table_name)s",
@@ -31,9 +33,9 @@ metadata = MetaData(
     }
 )
 
-JOB_STATUSES = ("pending", "running", "completed", "failed")
-DEAD_LETTER_STATUSES = ("pending", "redriven", "discarded")
-DEAD_LETTER_STAGES = ("decode", "validate", "apply")
+JOB_STATUSES = tuple(status.value for status in JobStatus)
+DEAD_LETTER_STATUSES = tuple(status.value for status in DeadLetterStatus)
+DEAD_LETTER_STAGES = tuple(stage.value for stage in Stage)
 BREAKER_STATES = ("closed", "open", "half_open")
 FLAGS = ("inaccurate", "misleading", "outdated", "spam", "offensive", "other")
 

@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from consumer.metrics.maintain import partition_days_ahead
+from consumer.view import ServiceView
 from schemas.topics import Stream
-
-if TYPE_CHECKING:
-    from consumer.service import IngestService
 
 log = logging.getLogger("utxoiq.consumer")
 
 
-async def refresh_partitions_ahead(service: IngestService) -> None:
+async def refresh_partitions_ahead(service: ServiceView) -> None:
     """Set the gauge from the database; left as it was when the database does not answer
     within ``UTXOIQ_READY_DB_TIMEOUT_S`` (readiness reports that)."""
-    runners = [r for r in service.runners if r.pipeline.stream is Stream.METRICS]
-    if not runners:
+    pool = service.pool
+    if pool is None or not any(p.stream is Stream.METRICS for p in service.pipelines):
         return
     try:
         async with asyncio.timeout(service.settings.ingest.ready_db_timeout_s):
-            async with runners[0].pool.acquire() as conn:
+            async with pool.acquire() as conn:
                 ahead = await partition_days_ahead(conn)
     except Exception as exc:
         log.warning("cannot read the metrics partitions", extra={"error": type(exc).__name__})

@@ -24,7 +24,7 @@ from aiokafka.errors import (
 )
 
 from consumer.coordinates import TopicPartition
-from consumer.db.pool import create_pool
+from consumer.ops.connection import operator_connection
 from consumer.ops.errors import OperationRefused
 from consumer.ops.kafka import (
     admin,
@@ -170,12 +170,8 @@ async def _times(
 async def _stored(
     settings: Settings, group: str, tps: Sequence[TopicPartition]
 ) -> dict[TopicPartition, int]:
-    pool = await create_pool(settings.database, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            return await load_positions(conn, group, tps)
-    finally:
-        await pool.close()
+    async with operator_connection(settings) as conn:
+        return await load_positions(conn, group, tps)
 
 
 async def plan_replay(
@@ -231,9 +227,5 @@ async def execute_replay(settings: Settings, plan: ReplayPlan) -> None:
 
 
 async def _store(settings: Settings, group: str, targets: Mapping[TopicPartition, int]) -> None:
-    pool = await create_pool(settings.database, max_size=1)
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            await set_positions(conn, group, targets)
-    finally:
-        await pool.close()
+    async with operator_connection(settings) as conn, conn.transaction():
+        await set_positions(conn, group, targets)

@@ -6,10 +6,11 @@ from datetime import datetime
 from uuid import UUID
 
 from consumer.readside.errors import InvalidQuery
-from consumer.readside.models import Interval, JobStatus
+from consumer.readside.models import Interval
+from consumer.vocabulary import JobStatus
 
 MAX_LIMIT = 1_000
-JOB_STATUSES: tuple[JobStatus, ...] = ("pending", "running", "completed", "failed")
+JOB_STATUSES: tuple[JobStatus, ...] = tuple(JobStatus)
 
 
 def check_limit(limit: int) -> int:

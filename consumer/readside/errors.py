@@ -10,6 +10,10 @@
 
 Each class carries ``retriable``; ``map_driver_error`` turns a SQLAlchemy or asyncpg
 exception into one of these, and callers raise it ``from`` the original.
+
+A root of its own by design: the read side is imported by the platform's services,
+which catch ``DatabaseError`` and never see the consume engine's tree
+(``consumer.errors.IngestError``); both read SQLSTATEs through ``consumer.sqlstates``.
 """
 
 from __future__ import annotations
@@ -18,10 +22,8 @@ import asyncio
 
 from sqlalchemy import exc as sa_exc
 
+from consumer import sqlstates
 from consumer.errors import one_line
-
-CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-TIMEOUT_SQLSTATE = "57014"
 
 
 class DatabaseError(Exception):
@@ -73,7 +75,7 @@ def sqlstate_of(exc: BaseException) -> str | None:
 
 def _is_connection_failure(exc: BaseException, sqlstate: str | None) -> bool:
     if sqlstate is not None:
-        return sqlstate.startswith("08") or sqlstate in CONNECTION_SQLSTATES
+        return sqlstates.is_unreachable(sqlstate)
     return isinstance(
         exc,
         OSError
@@ -93,8 +95,8 @@ def map_driver_error(exc: BaseException) -> DatabaseError:
     message = one_line(str(getattr(exc, "orig", None) or exc) or type(exc).__name__)
     if _is_connection_failure(exc, sqlstate):
         return DatabaseConnectionError(message, sqlstate)
-    if sqlstate == TIMEOUT_SQLSTATE:
+    if sqlstate == sqlstates.QUERY_CANCELED:
         return QueryTimedOut(message, sqlstate)
-    if sqlstate is not None and sqlstate.startswith("23"):
+    if sqlstate is not None and sqlstates.class_of(sqlstate) == sqlstates.INTEGRITY_CLASS:
         return IntegrityViolation(message, sqlstate)
     return QueryFailed(message, sqlstate)

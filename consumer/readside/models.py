@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-JobStatus = Literal["pending", "running", "completed", "failed"]
+from consumer.vocabulary import JobStatus
 
 
 class Interval(StrEnum):

@@ -9,9 +9,10 @@ import asyncpg
 
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
 from consumer.writers.reduce import write_winners
-from consumer.writers.staging import stage
+from consumer.writers.staging import STAGING_TABLES, stage
+from schemas.topics import Stream
 
-COLUMNS = ("insight_id", "user_id", "rating", "comment", "flags", "submitted_at", "event_id")
+STAGED = STAGING_TABLES[Stream.FEEDBACK]
 
 MERGE = """
 WITH merged AS (
@@ -64,7 +65,7 @@ async def _merge(
     conn: asyncpg.Connection, items: Sequence[Decoded], savepoint: str
 ) -> tuple[int, int, int]:
     rows = [to_row(item) for item in items]
-    await stage(conn, "stage_insight_feedback", COLUMNS, rows, savepoint=savepoint)
+    await stage(conn, STAGED, rows, savepoint=savepoint)
     inserted, written = await conn.fetchrow(MERGE)
     return inserted, written - inserted, len(items) - written
 

@@ -30,27 +30,16 @@ from consumer.errors import (
     UnknownJob,
 )
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
+from consumer.vocabulary import JobStatus
 from consumer.writers.isolate import write_isolating
-from consumer.writers.staging import stage
+from consumer.writers.staging import STAGING_TABLES, stage
 from schemas.events import JobCompleted, JobCreated, JobFailed, JobProgress
+from schemas.topics import Stream
 
-TERMINAL = frozenset({"completed", "failed"})
+TERMINAL = frozenset(status for status in JobStatus if status.terminal)
 
-COLUMNS = (
-    "job_id",
-    "job_type",
-    "start_block",
-    "end_block",
-    "current_block",
-    "status",
-    "error_message",
-    "created_by",
-    "sequence",
-    "progress_sequence",
-    "created_at",
-    "updated_at",
-    "completed_at",
-)
+STAGED = STAGING_TABLES[Stream.JOBS]
+COLUMNS = STAGED.columns
 
 LOAD = f"""
 SELECT {", ".join(COLUMNS)} FROM backfill_jobs
@@ -59,7 +48,7 @@ WHERE job_id = ANY($1::uuid[]) ORDER BY job_id FOR UPDATE
 
 MERGE = f"""
 INSERT INTO backfill_jobs AS j ({", ".join(COLUMNS)})
-SELECT {", ".join(COLUMNS)} FROM stage_backfill_jobs ORDER BY job_id
+SELECT {", ".join(COLUMNS)} FROM {STAGED.name} ORDER BY job_id
 ON CONFLICT (job_id) DO UPDATE SET
   current_block = excluded.current_block,
   status = excluded.status,
@@ -115,7 +104,7 @@ def _created(event: JobCreated) -> JobRow:
         data.start_block,
         data.end_block,
         data.start_block,
-        "pending",
+        JobStatus.PENDING,
         None,
         data.created_by,
         data.sequence,
@@ -156,15 +145,15 @@ def _step(fold: JobFold, event: Any) -> bool:
     row.sequence, row.updated_at = data.sequence, event.time
     if progress:
         row.status, row.current_block, row.progress_sequence = (
-            "running",
+            JobStatus.RUNNING,
             data.current_block,
             data.sequence,
         )
     elif isinstance(event, JobCompleted):
-        row.status, row.completed_at = "completed", event.time
+        row.status, row.completed_at = JobStatus.COMPLETED, event.time
     else:
         assert isinstance(event, JobFailed)
-        row.status, row.error_message = "failed", data.error_message
+        row.status, row.error_message = JobStatus.FAILED, data.error_message
     return True
 
 
@@ -200,7 +189,7 @@ async def load_jobs(conn: asyncpg.Connection, job_ids: Sequence[UUID]) -> dict[U
 
 async def _merge(conn: asyncpg.Connection, folds: Sequence[JobFold], savepoint: str) -> int:
     rows = [f.row.as_tuple() for f in folds if f.row]
-    await stage(conn, "stage_backfill_jobs", COLUMNS, rows, savepoint=savepoint)
+    await stage(conn, STAGED, rows, savepoint=savepoint)
     status: str = await conn.execute(MERGE)
     return int(status.rsplit(" ", 1)[-1])
 

@@ -25,10 +25,12 @@ from consumer.errors import Fault, fault_of
 from consumer.metrics.window import BEYOND_HORIZON_REASON, SampleTime, SampleWindow
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
 from consumer.settings import MetricsRetentionSettings
+from consumer.vocabulary import Stage
 from consumer.writers.reduce import write_winners
-from consumer.writers.staging import stage
+from consumer.writers.staging import STAGING_TABLES, stage
+from schemas.topics import Stream
 
-COLUMNS = ("event_id", "service_name", "metric_type", "value", "unit", "recorded_at")
+STAGED = STAGING_TABLES[Stream.METRICS]
 
 
 UTC_ORIGIN = "timestamptz '2000-01-01 00:00+00'"
@@ -112,7 +114,7 @@ async def _append_all(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]])
     savepoint is not released: the commit releases it.
     """
     try:
-        await stage(conn, "stage_system_metrics", COLUMNS, rows, savepoint="append_all")
+        await stage(conn, STAGED, rows, savepoint="append_all")
         await conn.fetchval(APPEND)
     except Exception as exc:
         if fault_of(exc) is Fault.SURROUNDINGS:
@@ -143,7 +145,7 @@ async def _merge(
     conn: asyncpg.Connection, items: Sequence[Decoded], savepoint: str
 ) -> tuple[int, int]:
     rows = [to_row(item) for item in items]
-    await stage(conn, "stage_system_metrics", COLUMNS, rows, savepoint=savepoint)
+    await stage(conn, STAGED, rows, savepoint=savepoint)
     inserted: int = await conn.fetchval(MERGE)
     return inserted, len(items)
 
@@ -172,7 +174,7 @@ def split_by_window(
 def _beyond_horizon(item: Decoded, window: SampleWindow, now: datetime) -> DeadLetter:
     return DeadLetter(
         Record.of(item.record),
-        "validate",
+        Stage.VALIDATE,
         BEYOND_HORIZON_REASON,
         window.refusal(item.event.time, now),
         str(item.event.id),

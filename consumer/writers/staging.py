@@ -2,34 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql.base import PGDialect
 
+from consumer.db.tables import backfill_jobs, insight_feedback, system_metrics
 from schemas.topics import Stream
 
-STAGING_TABLES: dict[Stream, tuple[str, str]] = {
-    Stream.JOBS: (
-        "stage_backfill_jobs",
-        "job_id uuid, job_type text, start_block bigint, end_block bigint, current_block bigint,"
-        " status text, error_message text, created_by text, sequence bigint,"
-        " progress_sequence bigint, created_at timestamptz, updated_at timestamptz,"
-        " completed_at timestamptz",
+_POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
+
+
+@dataclass(frozen=True, slots=True)
+class StagingTable:
+    """A session temporary table holding some columns of a real table, as COPY fills
+    it; each column has the real table's type unless ``staged_as`` gives another."""
+
+    target: Table
+    columns: tuple[str, ...]
+    staged_as: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"stage_{self.target.name}"
+
+    def column_definitions(self) -> str:
+        """The ``CREATE TABLE`` column list, types read off the SQLAlchemy table."""
+        return ", ".join(f"{column} {self.type_of(column)}" for column in self.columns)
+
+    def type_of(self, column: str) -> str:
+        """The column's staged SQL type."""
+        staged = self.staged_as.get(column)
+        return staged or self.target.c[column].type.compile(_POSTGRESQL)
+
+
+STAGING_TABLES: dict[Stream, StagingTable] = {
+    Stream.JOBS: StagingTable(backfill_jobs, tuple(column.name for column in backfill_jobs.c)),
+    Stream.FEEDBACK: StagingTable(
+        insight_feedback,
+        ("insight_id", "user_id", "rating", "comment", "flags", "submitted_at", "event_id"),
+        staged_as={"flags": "text"},  # comma-joined: see consumer.writers.feedback.to_row
     ),
-    Stream.FEEDBACK: (
-        "stage_insight_feedback",
-        "insight_id text, user_id text, rating smallint, comment text, flags text,"
-        " submitted_at timestamptz, event_id uuid",
-    ),
-    Stream.METRICS: (
-        "stage_system_metrics",
-        "event_id uuid, service_name text, metric_type text, value double precision,"
-        " unit text, recorded_at timestamptz",
+    Stream.METRICS: StagingTable(
+        system_metrics,
+        ("event_id", "service_name", "metric_type", "value", "unit", "recorded_at"),
     ),
 }
-"""The staging table of each pipeline: its name and columns."""
+"""The staging table of each pipeline: the columns its writer stages, in COPY order."""
 
 
 async def create_staging_tables(
@@ -38,9 +61,10 @@ async def create_staging_tables(
     """Create the staging tables of ``streams`` (all by default) for the session: a
     pool's ``init`` hook, as temporary tables live as long as their session."""
     for stream in streams:
-        name, columns = STAGING_TABLES[stream]
+        table = STAGING_TABLES[stream]
         await conn.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {table.name} ({table.column_definitions()})"
+            " ON COMMIT DELETE ROWS"
         )
 
 
@@ -59,8 +83,7 @@ def staging_tables_of(
 
 async def stage(
     conn: asyncpg.Connection,
-    table: str,
-    columns: Sequence[str],
+    table: StagingTable,
     rows: Sequence[tuple[Any, ...]],
     *,
     savepoint: str,
@@ -73,5 +96,5 @@ async def stage(
     in one transaction. ``DELETE`` costs nothing on an empty table, where ``TRUNCATE``
     would give it a new file every batch (about a millisecond each).
     """
-    await conn.execute(f"SAVEPOINT {savepoint}; DELETE FROM {table}")
-    await conn.copy_records_to_table(table, records=rows, columns=list(columns))
+    await conn.execute(f"SAVEPOINT {savepoint}; DELETE FROM {table.name}")
+    await conn.copy_records_to_table(table.name, records=rows, columns=list(table.columns))

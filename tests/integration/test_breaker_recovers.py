@@ -47,16 +47,15 @@ async def test_a_burst_of_poison_then_good_records_drains_within_two_cool_downs(
     topic = settings.topics.metrics
     async with running_service(settings, [Stream.METRICS]) as service:
         await _send(producer, topic, [*_poison(1500), *_good(300)], partition=0)
-        runner = service.runners[0]
 
         async def tripped() -> bool:
-            return runner.breaker_open
+            return service.statuses()[0].breaker_open
 
         await wait_until(tripped, within=60, what="the breaker to open")
         opened = time.monotonic()
         await wait_drained(clean_db, settings, [Stream.METRICS], within=2 * COOLDOWN_S + 30)
         drained_after = time.monotonic() - opened
-        assert not runner.breaker_open
+        assert not service.statuses()[0].breaker_open
     assert drained_after < 2 * COOLDOWN_S + 30
     assert await clean_db.fetchval("SELECT count(*) FROM system_metrics") == 300
     assert await clean_db.fetchval("SELECT count(*) FROM dead_letters") == 1500
@@ -86,7 +85,7 @@ async def test_an_operators_close_lets_every_member_go_on_at_once(
             await _send(producer, topic, _good(20), partition=partition)
 
         async def both_open() -> bool:
-            return all(m.runners[0].breaker_open for m in members)
+            return all(m.statuses()[0].breaker_open for m in members)
 
         await wait_until(both_open, within=60, what="both members' breakers to open")
         code, out, err = await run_utxoiq(settings, "breaker", "status", "--pipeline", "metrics")
@@ -97,7 +96,7 @@ async def test_an_operators_close_lets_every_member_go_on_at_once(
         code, out, err = await run_utxoiq(settings, "breaker", "close", "--pipeline", "metrics")
         assert code == 0, err
         await wait_drained(clean_db, settings, [Stream.METRICS], within=60)
-        assert not any(m.runners[0].breaker_open for m in members)
+        assert not any(m.statuses()[0].breaker_open for m in members)
         code, out, err = await run_utxoiq(
             settings, "breaker", "status", "--pipeline", "metrics", "--json"
         )

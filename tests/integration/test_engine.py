@@ -79,7 +79,9 @@ async def test_any_number_of_write_lanes_gives_the_same_rows(
     settings.database = settings.database.model_copy(update={"pool_max_size": pool_cap})
     stream = mixed_stream(random.Random(23), jobs=40, feedback=500, metrics=1200)
     async with running_service(settings) as service:
-        assert service.runners[0].pool.get_max_size() == (pool_cap or 3 * lanes + 1)
+        assert service.pool is not None and service.pool.get_max_size() == (
+            pool_cap or 3 * lanes + 1
+        )
         await _publish_stream(publish, settings, stream)
         await wait_drained(clean_db, settings)
     await assert_tables_match(clean_db, stream.model())
@@ -182,7 +184,7 @@ async def test_poison_records_are_dead_lettered_and_good_ones_applied(
         for topic, records in by_topic.items():
             await publish(topic, records)
         await wait_drained(clean_db, settings)
-        assert not any(r.breaker_open for r in service.runners)
+        assert not any(s.breaker_open for s in service.statuses())
     await assert_tables_match(clean_db, stream.model())
 
     rows = await clean_db.fetch(

@@ -41,17 +41,16 @@ async def test_postgres_crash_mid_stream_loses_nothing_and_dead_letters_nothing(
                 await publish(settings.topics.source(s), getattr(stream, s.value)[half[s] :])
 
             async def retrying() -> bool:
-                return all(_retries(service, r.pipeline.name) > 0 for r in service.runners)
+                return all(_retries(service, s.pipeline) > 0 for s in service.statuses())
 
             await wait_until(retrying, within=30, what="every pipeline to retry")
             await asyncio.sleep(OUTAGE_SECONDS)  # the length of the outage, not a sync point
-            members = [r._consumer for r in service.runners]
-            assert all(c is not None and c.assignment() for c in members)
+            assert all(s.started and s.assigned for s in service.statuses())
         finally:
             await asyncio.to_thread(stack, "pg-start")
             await clean_db.expire_connections()
         await wait_drained(clean_db, settings, within=120)
-        assert all(not r.unpositioned for r in service.runners)
+        assert all(s.positioned for s in service.statuses())
     await assert_tables_match(clean_db, stream.model())
     assert await clean_db.fetchval("SELECT count(*) FROM dead_letters") == 0
 

@@ -134,15 +134,18 @@ async def test_a_dead_letter_storm_trips_the_breaker_and_holds_the_rest(
         await publish(settings.topics.metrics, good)
         await wait_drained(clean_db, settings, [Stream.METRICS])
         await publish(settings.topics.metrics, poison)
-        runner = service.runners[0]
 
         async def tripped() -> bool:
-            return runner.breaker_open
+            return service.statuses()[0].breaker_open
 
         await wait_until(tripped, within=60, what="the breaker to open")
         dead = await clean_db.fetchval("SELECT count(*) FROM dead_letters")
         assert 0 < dead <= 50 + settings.ingest.batch_max_records
         positions = await stored_positions(clean_db, settings.ingest.group_id(Stream.METRICS))
         assert sum(positions.values()) < len(good) + len(poison)
-        assert service.telemetry.breaker_open.labels("metrics")._value.get() == 1
+        registry = service.telemetry.registry
+        assert (
+            registry.get_sample_value("utxoiq_dead_letter_breaker_open", {"pipeline": "metrics"})
+            == 1
+        )
     assert await clean_db.fetchval("SELECT count(*) FROM system_metrics") == len(good)

@@ -49,7 +49,8 @@ async def test_a_consumer_started_before_its_database_waits_for_it(
 
             async def positioned() -> bool:
                 assert not task.done(), task.exception()
-                return bool(service.runners) and all(r.positions for r in service.runners)
+                statuses = service.statuses()
+                return bool(statuses) and all(s.positions for s in statuses)
 
             await wait_until(positioned, within=60, what="partitions after the database came")
         finally:
@@ -89,7 +90,7 @@ async def test_an_operations_port_that_cannot_be_bound_stops_the_start(
         async with running_service(
             Settings(base.kafka, base.database, base.topics, off), [Stream.METRICS]
         ) as service:
-            assert service.runners[0].positions
+            assert service.statuses()[0].positions
 
 
 async def test_a_stop_while_waiting_for_the_database_ends_start_up_at_once(

@@ -93,7 +93,7 @@ async def test_status_shows_both_sides_of_a_running_pipeline(
         assert "PG position" in out
         assert "Kafka offset" in out
         assert rebalances(service.telemetry) == before
-        assert len(service.runners[0].positions) == 6
+        assert len(service.statuses()[0].positions) == 6
 
 
 async def test_status_counts_the_backlog_of_a_group_that_never_ran(

@@ -134,8 +134,8 @@ async def test_the_service_runs_on_postgresql_with_verify_full(
             return count == 1
 
         await wait_until(applied, within=30, what="the job applied over TLS")
-        runner = service.runners[0]
-        async with runner.pool.acquire() as conn:
+        assert service.pool is not None
+        async with service.pool.acquire() as conn:
             encrypted = await conn.fetchval(
                 "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
             )

@@ -17,7 +17,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from consumer.db.migrate import upgrade
 from consumer.errors import RecordFault
-from consumer.health import ProgressWatch, liveness
+from consumer.health import ProgressWatch, StallBounds, liveness
 from consumer.pipelines import build_pipelines
 from consumer.settings import DatabaseSettings, Settings
 from consumer.topics_admin import ensure_topics
@@ -204,8 +204,10 @@ async def test_an_endless_retry_trips_liveness_and_holds_no_other_lane(
         partition = await _partition_of(producer, topic, locked)
         others = [j for j in jobs if await _partition_of(producer, topic, j) != partition]
         assert others, "every job hashed to one partition"
-        watch = ProgressWatch()
-        assert liveness(service, watch).ok  # the watch sees the partitions before the lock
+        watch, bounds = ProgressWatch(), StallBounds.of(settings.ingest)
+        assert liveness(
+            service.statuses(), bounds, watch
+        ).ok  # the watch sees the partitions before the lock
         async with clean_db.acquire() as holder, holder.transaction():
             await holder.execute(
                 "SELECT 1 FROM backfill_jobs WHERE job_id = $1 FOR UPDATE", uuid.UUID(locked)
@@ -222,13 +224,13 @@ async def test_an_endless_retry_trips_liveness_and_holds_no_other_lane(
             await wait_until(others_applied, within=30, what="the other lanes' jobs applied")
 
             async def dead() -> str | None:
-                verdict = liveness(service, watch)
+                verdict = liveness(service.statuses(), bounds, watch)
                 return None if verdict.ok else verdict.checks["jobs"]
 
             reason = await wait_until(dead, within=30, interval=0.5, what="liveness to fail")
             assert reason is not None and f"[{partition}]" in reason
         await wait_drained(clean_db, settings, [Stream.JOBS])
-        assert liveness(service, ProgressWatch()).ok
+        assert liveness(service.statuses(), bounds, ProgressWatch()).ok
     assert (
         await clean_db.fetchval(
             "SELECT current_block FROM backfill_jobs WHERE job_id = $1", uuid.UUID(locked)

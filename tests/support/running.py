@@ -54,9 +54,8 @@ async def running_service(
             async def assigned() -> bool:
                 if task.done():
                     task.result()
-                return bool(service.runners) and all(
-                    r.positions and not r.unpositioned for r in service.runners
-                )
+                statuses = service.statuses()
+                return bool(statuses) and all(s.positions and s.positioned for s in statuses)
 
             await wait_until(assigned, within=60, what="partitions assigned and positioned")
         yield service

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from consumer.batching import Batch, BatchLimits
-from consumer.carry import Carry
 from consumer.coordinates import Record, RecordId, TopicPartition
+from consumer.engine.carry import Carry
 
 P0, P1, P2 = (TopicPartition("t", p) for p in range(3))
 

@@ -153,3 +153,12 @@ def test_publish_check_refuses_nul_and_names_bad_utf8(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "not UTF-8" in result.stderr
+
+
+def test_every_dead_letter_command_checks_its_filter_the_same_way() -> None:
+    """The filter options are stated once: a bad stage is one line, exit 2, in each
+    command that takes them, before any connection is tried."""
+    for command in (["stats"], ["list"], ["export"], ["redrive"], ["discard", "--reason", "r"]):
+        result = utxoiq("dlq", *command, "--stage", "nope")
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.count("\n") == 1 and "unknown stage 'nope'" in result.stderr

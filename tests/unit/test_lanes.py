@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumer.lanes import choose_lane
+from consumer.engine.lanes import choose_lane
 
 NOTHING = [0, 0, 0]
 

@@ -8,6 +8,7 @@ from consumer.deadletters import decode_headers, encode_headers
 from consumer.grants import denied_table
 from consumer.outcomes import DeadLetter
 from consumer.redelivery import DeadLetterMarks, first_time, must_look_up
+from consumer.vocabulary import Stage
 from tests.unit.helpers import record
 
 TP = TopicPartition("t", 0)
@@ -23,7 +24,7 @@ def batch_from(offset: int, count: int, partition: int = 0) -> Batch:
 
 
 def dead(offset: int) -> DeadLetter:
-    return DeadLetter(record(b"x", offset=offset), "decode", "MalformedJson", "bad")
+    return DeadLetter(record(b"x", offset=offset), Stage.DECODE, "MalformedJson", "bad")
 
 
 def test_a_batch_looks_up_dead_letters_only_when_it_reaches_back_to_one() -> None:

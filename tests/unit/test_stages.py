@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 import pytest
 
 from consumer.backoff import backoff_delay
@@ -25,9 +26,11 @@ from consumer.errors import (
     is_data_error,
     one_line,
 )
-from consumer.outcomes import DeadLetter
+from consumer.outcomes import BatchReport, DeadLetter
+from consumer.vocabulary import Stage
 from consumer.writers.feedback import entity, precedence
 from consumer.writers.reduce import reduce_by_key
+from consumer.writers.staging import STAGING_TABLES
 from schemas import REGISTRY, Stream
 from tests.support import events as ev
 from tests.unit.helpers import decoded, record
@@ -163,7 +166,7 @@ def test_dead_letter_headers_keep_originals_and_add_the_contract_names() -> None
         topic="src",
         headers=(("trace", b"abc"), ("dlq.redrive.count", b"2"), ("dlq.error.stage", b"old")),
     )
-    dead = DeadLetter(original, "decode", "MalformedJson", "bad\nbytes")
+    dead = DeadLetter(original, Stage.DECODE, "MalformedJson", "bad\nbytes")
     failed_at = datetime(2026, 11, 1, tzinfo=UTC)
     headers = dict(dead_letter_headers(dead, "grp", failed_at))
     assert headers["trace"] == b"abc"
@@ -243,3 +246,21 @@ def test_record_ids_parse_topics_with_colons() -> None:
     assert RecordId.parse("a:b:2:10") == RecordId("a:b", 2, 10)
     with pytest.raises(ValueError, match="invalid literal"):
         RecordId.parse("topic:x:1")
+
+
+def test_a_batch_log_line_names_dead_letters_by_stage_in_json() -> None:
+    report = BatchReport(records=2, bytes=10)
+    report.dead_by_stage[Stage.DECODE] += 1
+    assert orjson.loads(orjson.dumps(report.as_log()))["dead_lettered"] == {"decode": 1}
+
+
+def test_staging_tables_are_read_off_the_tables_they_feed() -> None:
+    """Each staged column is a column of its table, of the table's type unless the
+    writer stages it otherwise (feedback flags travel as one text)."""
+    jobs = STAGING_TABLES[Stream.JOBS]
+    assert jobs.name == "stage_backfill_jobs"
+    assert "status TEXT" in jobs.column_definitions()
+    for staged in STAGING_TABLES.values():
+        assert set(staged.columns) <= set(staged.target.c.keys())
+    assert STAGING_TABLES[Stream.FEEDBACK].type_of("flags") == "text"
+    assert STAGING_TABLES[Stream.METRICS].type_of("value") == "DOUBLE PRECISION"

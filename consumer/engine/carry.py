@@ -20,7 +20,7 @@ from itertools import accumulate
 
 from consumer.batching import Batch
 from consumer.coordinates import KafkaMessage, TopicPartition, message_bytes, payload_bytes
-from consumer.lanes import lane_of
+from consumer.engine.lanes import lane_of
 
 
 class Carry:
