@@ -1,0 +1,86 @@
+"""The hot path's decoder: msgspec first, the pydantic decoder whenever msgspec refuses.
+
+``StructDecoder.read`` decodes a record value into the ``Struct`` derived from its event
+type (``schemas.structs``) or returns ``None``: it never refuses a record itself. Every
+value it does not vouch for, valid or not, goes to ``schemas.codec.decode``, whose
+verdict and message are the ones used. So ``decode_fast`` returns what
+``schemas.codec.decode`` returns (as a ``Struct`` with the same fields and values, or the
+pydantic event itself) and raises what it raises; a property test holds the two equal.
+
+What falls to pydantic: anything invalid, an event with an unknown field (pydantic keeps,
+counts and names it), a type msgspec has no ``Struct`` for (a version with an upgrade, a
+model ``schemas.structs`` cannot translate), and any value holding U+0000 anywhere (its
+refusal in text fields is left to pydantic, which saves a pattern match per text field).
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from typing import Any
+
+import msgspec
+
+from schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode
+from schemas.events import Envelope, event_type_of
+from schemas.registry import StreamTypes
+from schemas.structs import NotDerivable, struct_of
+
+_NUL_ESCAPE = b"\\u0000"
+_NUL_BYTE = b"\x00"
+
+
+def derivable(model: type[Envelope]) -> bool:
+    try:
+        struct_of(model)
+    except NotDerivable:
+        return False
+    return True
+
+
+def event_struct_type(models: typing.Sequence[type[Envelope]]) -> Any:
+    """The msgspec type of an event of any of ``models``: one ``Struct`` (whose ``type``
+    is a field checked as a literal), or a union of ``Struct``s tagged by ``type``."""
+    if len(models) == 1:
+        return struct_of(models[0])
+    tagged = [struct_of(model, event_type_of(model)) for model in models]
+    return typing.Union[tuple(tagged)]  # noqa: UP007
+
+
+class StructDecoder:
+    """Reads the events of the given types with msgspec; ``None`` for anything else."""
+
+    def __init__(self, models: typing.Sequence[type[Envelope]]) -> None:
+        self.models = tuple(model for model in models if derivable(model))
+        """The types it reads; records of any other go to the pydantic decoder."""
+        self._decode = (
+            msgspec.json.Decoder(event_struct_type(self.models)).decode if self.models else None
+        )
+
+    def read(self, value: bytes) -> Any | None:
+        """The event as a ``Struct``, or ``None`` when msgspec does not vouch for it."""
+        if self._decode is None or _NUL_ESCAPE in value or _NUL_BYTE in value:
+            return None
+        try:
+            return self._decode(value)
+        except Exception:  # any refusal, of whatever kind: the pydantic decoder decides
+            return None
+
+
+@functools.cache
+def struct_decoder(accepts: StreamTypes) -> StructDecoder:
+    """The decoder of the stream's types that the writers take as they are (those without
+    an upgrade)."""
+    return StructDecoder([v.model for v in accepts.versions if v.upgrade is None])
+
+
+def decode_fast(
+    value: bytes | None, accepts: StreamTypes, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> Any:
+    """``schemas.codec.decode(value, accepts.adapter, max_bytes=max_bytes)``, with msgspec
+    first: the same event (a ``Struct`` when msgspec read it) or the same ``EventRejected``."""
+    if value is not None and len(value) <= max_bytes:
+        event = struct_decoder(accepts).read(value)
+        if event is not None:
+            return event
+    return decode(value, accepts.adapter, max_bytes=max_bytes)
