@@ -9,8 +9,9 @@ pydantic event itself) and raises what it raises; a property test holds the two 
 
 What falls to pydantic: anything invalid, an event with an unknown field (pydantic keeps,
 counts and names it), a type msgspec has no ``Struct`` for (a version with an upgrade, a
-model ``schemas.structs`` cannot translate), and any value holding U+0000 anywhere (its
-refusal in text fields is left to pydantic, which saves a pattern match per text field).
+model ``schemas.structs`` cannot translate), and any value holding the escape ``\u0000``
+anywhere (its refusal in text fields is left to pydantic, which saves a pattern match per
+text field; a raw U+0000 is not JSON, and msgspec refuses it like any control character).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from schemas.registry import StreamTypes
 from schemas.structs import NotDerivable, struct_of
 
 _NUL_ESCAPE = b"\\u0000"
-_NUL_BYTE = b"\x00"
 
 
 def derivable(model: type[Envelope]) -> bool:
@@ -59,7 +59,7 @@ class StructDecoder:
 
     def read(self, value: bytes) -> Any | None:
         """The event as a ``Struct``, or ``None`` when msgspec does not vouch for it."""
-        if self._decode is None or _NUL_ESCAPE in value or _NUL_BYTE in value:
+        if self._decode is None or _NUL_ESCAPE in value:
             return None
         try:
             return self._decode(value)

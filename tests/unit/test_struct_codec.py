@@ -341,3 +341,9 @@ def test_a_time_with_an_offset_is_read_in_utc() -> None:
     event = struct_decoder(REGISTRY.accepts(Stream.METRICS)).read(value)
     assert event is not None
     assert event.time == datetime(2026, 6, 1, 6, 30, tzinfo=UTC) and event.time.tzinfo is UTC
+
+
+@pytest.mark.parametrize("inside", [b"\x00", b"\x1f", b"\n", b"\\u0000", b"\\u001f", b"\\\\u0000"])
+def test_control_characters_in_text_agree(inside: bytes) -> None:
+    value = (MIDNIGHT % (uuid.uuid4(), "2026-06-01T12:00:00Z")).encode()
+    assert_agrees(value.replace(b'"/s"', b'"/s' + inside + b'"'), Stream.METRICS)
