@@ -25,15 +25,17 @@ import msgspec
 from schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode
 from schemas.events import Envelope, event_type_of
 from schemas.registry import StreamTypes
-from schemas.structs import NotDerivable, struct_of
+from schemas.structs import struct_of
 
 _NUL_ESCAPE = b"\\u0000"
 
 
 def derivable(model: type[Envelope]) -> bool:
+    """Whether ``schemas.structs`` translates ``model`` (msgspec's own refusal of a type or
+    a default is a ``TypeError`` too)."""
     try:
         struct_of(model)
-    except NotDerivable:
+    except TypeError:
         return False
     return True
 

@@ -49,6 +49,9 @@ _LENGTHS = {annotated_types.MinLen: "min_length", annotated_types.MaxLen: "max_l
 
 Step = Callable[[Any], Any]
 
+_PLAIN_CONFIG = frozenset({"extra", "strict", "frozen", "allow_inf_nan", "title"})
+"""Config keys that change nothing the derivation does not translate."""
+
 _ABSENT: Any = msgspec.UNSET
 """The msgspec default of a field with steps and a default: left out, not ``null``."""
 _REQUIRED = PydanticUndefined
@@ -121,16 +124,25 @@ def msgspec_type(annotation: Any, spec: _Field, finite: bool) -> Any:
         inner.take(args[1:])
         if inner.before or inner.after:
             raise NotDerivable("a validator inside a type")
-        return msgspec_type(args[0], inner, finite)
+        return _nested(args[0], finite, inner)
     if origin in (typing.Union, types.UnionType):
-        return typing.Union[tuple(msgspec_type(arg, _Field(), finite) for arg in args)]  # noqa: UP007
+        return typing.Union[tuple(_nested(arg, finite) for arg in args)]  # noqa: UP007
     if origin is Literal:
         return annotation
     if origin is list:
-        return _constrained(list[msgspec_type(args[0], _Field(), finite)], spec.meta)  # type: ignore[misc]
+        return _constrained(list[_nested(args[0], finite)], spec.meta)  # type: ignore[misc]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return struct_of(annotation)
     return _scalar(annotation, spec, finite)
+
+
+def _nested(annotation: Any, finite: bool, spec: _Field | None = None) -> Any:
+    """The msgspec type of a type inside another (a union's member, a list's item)."""
+    spec = spec or _Field()
+    kind = msgspec_type(annotation, spec, finite)
+    if spec.is_time:
+        raise NotDerivable("a time inside another type")  # parsed only as a field's own type
+    return kind
 
 
 def _time_step(spec: _Field) -> Step:
@@ -165,6 +177,8 @@ def _field_of(
     """(the field's msgspec type, the steps that make its value). With a before validator,
     msgspec reads the bare type, the validator runs, then msgspec checks the result
     against the constrained type, as pydantic validates what a before validator returns."""
+    if info.alias is not None or info.validation_alias is not None:
+        raise NotDerivable(f"an alias of {name}")
     spec = _Field()
     spec.take(info.metadata)
     checked = msgspec_type(info.annotation, spec, finite)
@@ -184,6 +198,8 @@ def _field_steps(model: type[BaseModel], name: str, spec: _Field) -> list[Step]:
         steps.append(_time_step(spec))
     steps += [step for step in spec.after if not (spec.is_time and step is in_utc)]
     for decorator in model.__pydantic_decorators__.field_validators.values():
+        if "*" in decorator.info.fields:
+            raise NotDerivable(f"{model.__name__}: a validator of every field")
         if name in decorator.info.fields:
             if decorator.info.mode != "after":
                 raise NotDerivable(f"{decorator.info.mode} validator of {name}")
@@ -250,6 +266,8 @@ def _check_config(model: type[BaseModel]) -> tuple[bool, bool]:
     config = model.model_config
     if not config.get("strict"):
         raise NotDerivable(f"{model.__name__} is not strict")
+    if config.keys() - _PLAIN_CONFIG:
+        raise NotDerivable(f"{model.__name__}: config {sorted(config.keys() - _PLAIN_CONFIG)}")
     return config.get("extra") != "ignore", config.get("allow_inf_nan") is False
 
 
@@ -258,6 +276,8 @@ def struct_of(model: type[BaseModel], tag: str | None = None) -> Any:
     """The ``Struct`` derived from ``model``; with ``tag``, tagged by its ``type`` field (a
     union of events needs tags), which is then a class attribute instead of a field."""
     forbid_unknown, finite = _check_config(model)
+    if tag is not None and typing.get_args(model.model_fields["type"].annotation) != (tag,):
+        raise NotDerivable(f"{model.__name__}: a type other than the literal {tag!r}")
     fields: list[tuple[Any, ...]] = []
     runners: list[Callable[[Any], None]] = []
     for name, info in model.model_fields.items():

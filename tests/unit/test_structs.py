@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from schemas.events import NUL_FREE, Envelope, EventData
 from schemas.registry import REGISTRY
@@ -112,10 +112,34 @@ class _Lenient(EventData):
 
 
 class _Untranslatable(EventData):
-    when: Any = Field(default=None)
+    what: Any = Field(default=None)
 
 
-@pytest.mark.parametrize("model", [_Lenient, _Untranslatable])
+class _Aliased(EventData):
+    name: str = Field(alias="Name")
+
+
+class _EveryField(EventData):
+    name: str
+
+    @field_validator("*")
+    @classmethod
+    def _any(cls, value: Any) -> Any:
+        return value
+
+
+class _MaybeTime(EventData):
+    when: AwareDatetime | None
+
+
+class _Stripping(EventData):
+    model_config = ConfigDict(str_strip_whitespace=True)
+    name: str
+
+
+@pytest.mark.parametrize(
+    "model", [_Lenient, _Untranslatable, _Aliased, _EveryField, _MaybeTime, _Stripping]
+)
 def test_a_model_the_derivation_cannot_translate_is_left_to_pydantic(
     model: type[BaseModel],
 ) -> None:
