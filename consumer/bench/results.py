@@ -22,7 +22,7 @@ METHODS = {
     "rss": "peak resident set of the consumer process: the kernel's VmHWM, or the largest sample",
     "fetch_only": "an AIOKafkaConsumer with the pipeline's fetch settings (max_poll_records, "
     "read_committed) reading the same topic from the start, no decode, no writes",
-    "decode_only": "schemas.struct_codec.decode_fast (msgspec, then pydantic for what "
+    "decode_only": "schemas.struct_codec.StructDecoder.decode (msgspec, then pydantic for what "
     "msgspec does not vouch for) with the pipeline's event types over the published "
     "bytes, in one process; events per CPU second",
     "write_only": "PostgreSQL COPY of one row per event into the real table with its "
