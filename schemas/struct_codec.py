@@ -28,6 +28,9 @@ from schemas.events import Envelope, event_type_of
 from schemas.registry import StreamTypes
 from schemas.structs import struct_of
 
+_BACKSLASH = ord("\\")
+"""Searched for as a byte value: ``int in bytes`` is one ``memchr``, several times faster
+than a search for a bytes needle, even of one byte."""
 _NUL_ESCAPE = b"\\u0000"
 
 
@@ -64,7 +67,7 @@ class StructDecoder:
 
     def read(self, value: bytes) -> Any | None:
         """The event as a ``Struct``, or ``None`` when msgspec does not vouch for it."""
-        if self._decode is None or _NUL_ESCAPE in value:
+        if self._decode is None or (_BACKSLASH in value and _NUL_ESCAPE in value):
             return None
         try:
             return self._decode(value)
