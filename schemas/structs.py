@@ -22,7 +22,6 @@ import functools
 import types
 import typing
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -33,28 +32,25 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from schemas.events import NUL_FREE, in_utc
+from schemas.struct_steps import (
+    ABSENT,
+    REQUIRED,
+    Step,
+    chained,
+    field_runner,
+    post_init,
+    time_parser,
+)
 
 LARGEST_DOUBLE = 1.7976931348623157e308
 """A finite float lies within +-this; ``NaN`` fails both bounds."""
 
-_FIRST_UTC = datetime.min.replace(tzinfo=UTC)
-_LAST_UTC = datetime.max.replace(tzinfo=UTC)
-
-FRACTION_AT = 19
-"""Where the fractional seconds of a time msgspec reads begin (``YYYY-MM-DDTHH:MM:SS.``)."""
-SEVENTH_DIGIT = FRACTION_AT + 7
 _BOUNDS = {annotated_types.Ge: "ge", annotated_types.Le: "le"}
 _BOUNDS |= {annotated_types.Gt: "gt", annotated_types.Lt: "lt"}
 _LENGTHS = {annotated_types.MinLen: "min_length", annotated_types.MaxLen: "max_length"}
 
-Step = Callable[[Any], Any]
-
 _PLAIN_CONFIG = frozenset({"extra", "strict", "frozen", "allow_inf_nan", "title"})
 """Config keys that change nothing the derivation does not translate."""
-
-_ABSENT: Any = msgspec.UNSET
-"""The msgspec default of a field with steps and a default: left out, not ``null``."""
-_REQUIRED = PydanticUndefined
 
 
 class NotDerivable(TypeError):
@@ -145,32 +141,6 @@ def _nested(annotation: Any, finite: bool, spec: _Field | None = None) -> Any:
     return kind
 
 
-def _time_step(spec: _Field) -> Step:
-    """Text to an aware time in UTC within the field's bounds (``ValueError`` otherwise)."""
-    low, high = spec.meta.get("ge"), spec.meta.get("le")
-    if spec.meta.keys() - {"ge", "le"}:
-        raise NotDerivable(f"time constraints {sorted(spec.meta)}")
-    convert = msgspec.convert
-    bounded = (low, high) != (_FIRST_UTC, _LAST_UTC)  # else the move to UTC checked them
-
-    def parse(text: str) -> datetime:
-        if text[SEVENTH_DIGIT : SEVENTH_DIGIT + 1].isdigit() and text[FRACTION_AT] == ".":
-            raise ValueError("more than six fractional digits")
-        moment = convert(text, datetime)
-        if moment.tzinfo is not UTC:
-            if moment.tzinfo is None:
-                raise ValueError("a time without an offset")
-            try:
-                moment = moment.astimezone(UTC)
-            except OverflowError as exc:
-                raise ValueError("outside the years 1 to 9999 in UTC") from exc
-        if bounded and ((low is not None and moment < low) or (high is not None and moment > high)):
-            raise ValueError("outside the field's bounds")
-        return moment
-
-    return parse
-
-
 def _field_of(
     model: type[BaseModel], name: str, info: FieldInfo, finite: bool
 ) -> tuple[Any, list[Step]]:
@@ -195,7 +165,9 @@ def _field_steps(model: type[BaseModel], name: str, spec: _Field) -> list[Step]:
     """The time's parsing, the after validators, the field validators."""
     steps: list[Step] = []
     if spec.is_time:
-        steps.append(_time_step(spec))
+        if spec.meta.keys() - {"ge", "le"}:
+            raise NotDerivable(f"time constraints {sorted(spec.meta)}")
+        steps.append(time_parser(spec.meta.get("ge"), spec.meta.get("le")))
     steps += [step for step in spec.after if not (spec.is_time and step is in_utc)]
     for decorator in model.__pydantic_decorators__.field_validators.values():
         if "*" in decorator.info.fields:
@@ -217,48 +189,6 @@ def _model_checks(model: type[BaseModel]) -> list[Step]:
             raise NotDerivable(f"{model.__name__}: a {decorator.info.mode} model validator")
         checks.append(decorator.func)
     return checks
-
-
-def _runner(name: str, step: Step, default: Any) -> Callable[[Any], None]:
-    """Sets the field to ``step`` of its value; to ``default`` (without ``step``: pydantic
-    does not validate defaults) when it was left out."""
-    set_field = msgspec.structs.force_setattr
-    if default is _REQUIRED:
-
-        def run(self: Any) -> None:
-            set_field(self, name, step(getattr(self, name)))
-
-        return run
-
-    def run_or_default(self: Any) -> None:
-        value = getattr(self, name)
-        set_field(self, name, default if value is _ABSENT else step(value))
-
-    return run_or_default
-
-
-def _chained(steps: list[Step]) -> Step:
-    if len(steps) == 1:
-        return steps[0]
-
-    def chained(value: Any) -> Any:
-        for step in steps:
-            value = step(value)
-        return value
-
-    return chained
-
-
-def _post_init(runners: list[Callable[[Any], None]]) -> Callable[[Any], None]:
-    """Runs each field's steps, then the model's checks, as pydantic does after parsing."""
-    if len(runners) == 1:
-        return runners[0]
-
-    def __post_init__(self: Any) -> None:
-        for run in runners:
-            run(self)
-
-    return __post_init__
 
 
 def _check_config(model: type[BaseModel]) -> tuple[bool, bool]:
@@ -284,19 +214,19 @@ def struct_of(model: type[BaseModel], tag: str | None = None) -> Any:
         if tag is not None and name == "type":
             continue
         kind, steps = _field_of(model, name, info, finite)
-        default = _REQUIRED if info.is_required() else _default(info)
+        default = REQUIRED if info.is_required() else _default(info)
         if steps:
-            runners.append(_runner(name, _chained(steps), default))
-        if default is _REQUIRED:
+            runners.append(field_runner(name, chained(steps), default))
+        if default is REQUIRED:
             fields.append((name, kind))
         elif steps:
-            fields.append((name, kind | msgspec.UnsetType, _ABSENT))
+            fields.append((name, kind | msgspec.UnsetType, ABSENT))
         else:
             fields.append((name, kind, default))
     runners += _model_checks(model)
     namespace: dict[str, Any] = {}
     if runners:
-        namespace["__post_init__"] = _post_init(runners)
+        namespace["__post_init__"] = post_init(runners)
     for owner in reversed(model.__mro__):
         namespace |= {k: v for k, v in vars(owner).items() if isinstance(v, property)}
     if tag is not None:
