@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -63,11 +64,20 @@ costs next to nothing per field)."""
 
 ShortText = Annotated[str, Field(max_length=MAX_TEXT), NulFree]
 
+
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` with ``datetime.timezone.utc`` as its time zone. asyncpg's encoder moves
+    every time it writes to that object with ``astimezone``, which returns at once only
+    when the time already has it (not pydantic's own ``TzInfo``, even at offset zero)."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
-EventTime = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST)]
+EventTime = Annotated[AwareDatetime, Field(ge=EARLIEST, le=LATEST), AfterValidator(in_utc)]
 """A time with an offset whose UTC form Python (and so the writers) can hold: a valid
-RFC 3339 time such as ``9999-12-31T23:59:59-12:00`` lies past the last one."""
+RFC 3339 time such as ``9999-12-31T23:59:59-12:00`` lies past the last one. Parsed, it
+is moved to UTC (the same moment)."""
 UTC_RANGE_MESSAGE = "in UTC falls outside the years 1 to 9999"
 """What ``schemas.codec`` says when a time breaks ``EventTime``'s bounds."""
 

@@ -124,6 +124,12 @@ FIGURES = [
     Figure("event age p50, ms", _at("latency", "p50_ms")),
     Figure("event age p99, ms", _at("latency", "p99_ms")),
     Figure("event age max, ms", _at("latency", "max_ms")),
+    Figure("paced producer CPU, us/event", _at("latency", "generator_cpu_us_per_event"), 2),
+    Figure(
+        "consumer CPU under paced load, us/event",
+        _at("latency", "consumer_cpu_us_per_event"),
+        2,
+    ),
     Figure("peak RSS, MiB", _at("peak_rss_bytes", scale=1 / 2**20), 1),
     Figure("CPU s per million events", _at("drain", "cpu_seconds_per_million_events"), 1),
 ]

@@ -117,6 +117,12 @@ class Sender:
         by_partition: dict[int, list[KeyValue]] = {}
         for key, value in events:
             by_partition.setdefault(self.partition_of(key), []).append((key, value))
+        return await self.send_partitioned(by_partition, event_time)
+
+    async def send_partitioned(
+        self, by_partition: dict[int, list[KeyValue]], event_time: float
+    ) -> Pending:
+        """Queue events already split by partition, each partition's in batches."""
         parts = []
         for partition, items in by_partition.items():
             for count, batch in self._batches(items):

@@ -1,11 +1,14 @@
 """End-to-end latency under a steady offered load, and watching commits as they land.
 
 A paced producer sends events at a fixed rate (open loop: it catches up when it falls
-behind, so a slow consumer cannot slow the offered load down). The events are made
-before the load starts; each is stamped with the moment its tick began as its ``time``.
-A watcher polls the consumer's stored positions in ``ingest_offsets`` every 10 ms; an
-event counts as committed at the first poll that shows a position past its offset.
-Latency is that moment minus the event's time: an upper bound, late by at most one poll.
+behind, so a slow consumer cannot slow the offered load down). The events are made,
+encoded, given their partitions and cut around their ``time`` before the load starts, so
+a tick only joins each value around the moment it began and hands one batch per
+partition to the client. A watcher polls the consumer's stored positions in
+``ingest_offsets`` every 10 ms; an event counts as committed at the first poll that
+shows a position past its offset. Latency is that moment minus the event's time: an
+upper bound, late by at most one poll. The CPU of this process (producer and watcher)
+and of the consumer over the paced load are reported beside it.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import asyncpg
 
@@ -81,15 +85,40 @@ def make_events(factory: EventFactory, count: int) -> list[KeyValue]:
     return [factory.next(TIME_PLACEHOLDER) for _ in range(count)]
 
 
-def stamped(events: list[KeyValue], at: datetime) -> list[KeyValue]:
-    """The events with ``at`` (RFC 3339, microseconds) as their ``time``."""
+class PacedEvent(NamedTuple):
+    """An event ready to send: its partition, key, and value cut around its ``time``."""
+
+    partition: int
+    key: bytes
+    head: bytes
+    tail: bytes
+
+
+def prepare(events: list[KeyValue], partition_of: Callable[[bytes], int]) -> list[PacedEvent]:
+    """The events as the paced load sends them (work done before its clock starts)."""
     placeholder = TIME_PLACEHOLDER.encode()
+    prepared = []
+    for key, value in events:
+        head, _, tail = value.partition(placeholder)
+        prepared.append(PacedEvent(partition_of(key), key, head, tail))
+    return prepared
+
+
+def stamped(events: Sequence[PacedEvent], at: datetime) -> dict[int, list[KeyValue]]:
+    """The events with ``at`` (RFC 3339, microseconds) as their ``time``, by partition,
+    in order."""
     stamp = at.isoformat(timespec="microseconds").encode()
-    return [(key, value.replace(placeholder, stamp, 1)) for key, value in events]
+    by_partition: dict[int, list[KeyValue]] = {}
+    for partition, key, head, tail in events:
+        found = by_partition.get(partition)
+        if found is None:
+            found = by_partition[partition] = []
+        found.append((key, head + stamp + tail))
+    return by_partition
 
 
 async def paced_load(
-    sender: Sender, events: list[KeyValue], rate: float, seconds: float
+    sender: Sender, events: list[PacedEvent], rate: float, seconds: float
 ) -> tuple[list[Pending], int, float]:
     """Offer ``rate`` events per second for ``seconds`` (at most ``events``); (batches,
     events sent, duration)."""
@@ -101,7 +130,7 @@ async def paced_load(
         if due > 0:
             now = time.time()
             chunk = stamped(events[sent : sent + due], datetime.fromtimestamp(now, UTC))
-            pending.append(await sender.send(chunk, now))
+            pending.append(await sender.send_partitioned(chunk, now))
             sent += due
         await asyncio.sleep(TICK_S)
     return pending, sent, time.perf_counter() - started
@@ -119,7 +148,7 @@ def summarize(
 ) -> Latency:
     latencies, missing = commit_latencies(spans, watcher.seen)
     if not latencies:
-        return Latency(rate, sent, seconds, float("nan"), float("nan"), float("nan"), missing)
+        return Latency(rate, sent, seconds, math.nan, math.nan, math.nan, missing)
     ms = [(value * 1000, count) for value, count in latencies]
     return Latency(
         target_rate=rate,
@@ -132,6 +161,10 @@ def summarize(
     )
 
 
+CpuBetween = Callable[[float, float], float]
+"""CPU seconds a process spent between two wall-clock times."""
+
+
 async def measure_latency(
     sender: Sender,
     factory: EventFactory,
@@ -139,16 +172,24 @@ async def measure_latency(
     rate: float,
     seconds: float,
     alive: Callable[[], None],
+    consumer_cpu: CpuBetween | None = None,
 ) -> Latency:
-    """Offer the load while watching commits, wait for the tail, and summarize."""
-    events = make_events(factory, math.ceil(rate * seconds))
+    """Offer the load while watching commits, wait for the tail, and summarize, with the
+    CPU this process and (through ``consumer_cpu``) the consumer spent while it ran."""
+    events = prepare(make_events(factory, math.ceil(rate * seconds)), sender.partition_of)
     stop = asyncio.Event()
     watching = asyncio.create_task(watcher.watch(stop))
     try:
+        began, cpu = time.time(), time.process_time()
         pending, sent, duration = await paced_load(sender, events, rate, seconds)
         spans = [span for batch in pending for span in await batch.spans()]
+        generator_cpu, ended = time.process_time() - cpu, time.time()
     finally:
         stop.set()
         await watching
     await watcher.wait_for(span_ends(spans), within=60.0, alive=alive)
-    return summarize(spans, watcher, rate, sent, duration)
+    latency = summarize(spans, watcher, rate, sent, duration)
+    latency.generator_cpu_s = generator_cpu
+    if consumer_cpu is not None:
+        latency.consumer_cpu_s = consumer_cpu(began, ended)
+    return latency

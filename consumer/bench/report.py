@@ -58,11 +58,13 @@ def _batches(result: PipelineResult) -> str:
     return f"{drain.batches:,} (mean {drain.rate.events / drain.batches:,.0f})"
 
 
-def _latency(name: str, check: str | None = None) -> Callable[[PipelineResult], str]:
+def _latency(
+    name: str, check: str | None = None, digits: int = 0
+) -> Callable[[PipelineResult], str]:
     def cell(result: PipelineResult) -> str:
         if result.latency is None:
             return MISSING
-        text = number(float(getattr(result.latency, name)))
+        text = number(float(getattr(result.latency, name)), digits)
         return text if check is None else with_verdict(text, result, check)
 
     return cell
@@ -98,6 +100,8 @@ FIGURES: list[tuple[str, Callable[[PipelineResult], str]]] = [
     ("event age p50, ms", _latency("p50_ms")),
     ("event age p99, ms (<=250)", _latency("p99_ms", "p99 event age at commit")),
     ("event age max, ms", _latency("max_ms")),
+    ("paced producer CPU, us/event", _latency("generator_cpu_us_per_event", digits=2)),
+    ("consumer CPU under paced load, us/event", _latency("consumer_cpu_us_per_event", digits=2)),
     ("peak RSS, MiB (<=200)", _rss),
     ("CPU s per million events", _cpu),
     ("batches (mean records)", _batches),

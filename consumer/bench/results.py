@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,7 +22,8 @@ METHODS = {
     "rss": "peak resident set of the consumer process: the kernel's VmHWM, or the largest sample",
     "fetch_only": "an AIOKafkaConsumer with the pipeline's fetch settings (max_poll_records, "
     "read_committed) reading the same topic from the start, no decode, no writes",
-    "decode_only": "schemas.codec.decode with the pipeline's adapter over the published "
+    "decode_only": "schemas.struct_codec.StructDecoder.decode (msgspec, then pydantic for what "
+    "msgspec does not vouch for) with the pipeline's event types over the published "
     "bytes, in one process; events per CPU second",
     "write_only": "PostgreSQL COPY of one row per event into the real table with its "
     "indexes, batch_max_records rows per transaction (keys made unique per event)",
@@ -99,6 +101,11 @@ class Latency:
     p99_ms: float
     max_ms: float
     missing: int = 0
+    generator_cpu_s: float = math.nan
+    """CPU of the benchmark's own process over the paced load: the producer (making
+    batches, the client's sends) and the commit watcher's polls."""
+    consumer_cpu_s: float = math.nan
+    """CPU of the consumer process(es) over the same span."""
     method: str = (
         "event time (set by the paced producer) to the first poll of ingest_offsets that shows "
         "the event's offset committed (polled every 10 ms; an upper bound)"
@@ -107,6 +114,14 @@ class Latency:
     @property
     def achieved_rate(self) -> float:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def generator_cpu_us_per_event(self) -> float:
+        return self.generator_cpu_s / self.sent * 1e6 if self.sent else math.nan
+
+    @property
+    def consumer_cpu_us_per_event(self) -> float:
+        return self.consumer_cpu_s / self.sent * 1e6 if self.sent else math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +133,10 @@ class Latency:
             "p99_ms": round(self.p99_ms, 1),
             "max_ms": round(self.max_ms, 1),
             "never_committed": self.missing,
+            "generator_cpu_s": round(self.generator_cpu_s, 3),
+            "consumer_cpu_s": round(self.consumer_cpu_s, 3),
+            "generator_cpu_us_per_event": round(self.generator_cpu_us_per_event, 2),
+            "consumer_cpu_us_per_event": round(self.consumer_cpu_us_per_event, 2),
             "method": self.method,
         }
 

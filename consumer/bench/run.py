@@ -254,7 +254,7 @@ async def measure_ceilings(
     for repetition in space.repetitions():
         records, seconds, cpu = await fetch_only(settings, pipeline.topic, ends)
         fetched.append(Rate(records, seconds, cpu))
-        decoded.append(ceilings.decode_only(values, pipeline.accepts.adapter, max_bytes))
+        decoded.append(ceilings.decode_only(values, pipeline.accepts, max_bytes))
         async with emptied(space.pool):
             written.append(await ceilings.write_only(space.pool, stream, rows, batch))
         async with emptied(space.pool):
@@ -422,7 +422,9 @@ async def load(
     rate = drained.per_second * space.options.load_fraction
     seconds = space.options.load_seconds
     space.say(f"{proc.pipeline}: offering {rate:,.0f} events/s for {seconds:.0f} s")
-    latency = await measure_latency(sender, factory, watcher, rate, seconds, proc.check_alive)
+    latency = await measure_latency(
+        sender, factory, watcher, rate, seconds, proc.check_alive, proc.cpu_between
+    )
     space.say(
         f"{proc.pipeline}: p50 {latency.p50_ms:.0f} ms, p99 {latency.p99_ms:.0f} ms, "
         f"max {latency.max_ms:.0f} ms at {latency.achieved_rate:,.0f} events/s"

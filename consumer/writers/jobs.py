@@ -33,8 +33,14 @@ from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
 from consumer.vocabulary import JobStatus
 from consumer.writers.isolate import write_isolating
 from consumer.writers.staging import STAGING_TABLES, stage
-from schemas.events import JobCompleted, JobCreated, JobFailed, JobProgress
+from schemas.events import JobCompleted, JobCreated, JobFailed, JobProgress, event_type_of
 from schemas.topics import Stream
+
+CREATED, PROGRESS, COMPLETED, FAILED = (
+    event_type_of(model) for model in (JobCreated, JobProgress, JobCompleted, JobFailed)
+)
+"""The four kinds of job event, told apart by ``type`` (an event is the pydantic model or
+the ``Struct`` derived from it, see ``schemas.structs``)."""
 
 TERMINAL = frozenset(status for status in JobStatus if status.terminal)
 
@@ -96,7 +102,7 @@ def _order(item: Decoded) -> tuple[int, UUID]:
     return item.event.data.sequence, item.event.id
 
 
-def _created(event: JobCreated) -> JobRow:
+def _created(event: Any) -> JobRow:
     data = event.data
     return JobRow(
         data.job_id,
@@ -120,11 +126,11 @@ def _step(fold: JobFold, event: Any) -> bool:
     superseded; raises when the event is refused."""
     row, data = fold.row, event.data
     if row is None:
-        if not isinstance(event, JobCreated):
+        if event.type != CREATED:
             raise UnknownJob(f"job {data.job_id} was never created ({event.type})")
         fold.row = _created(event)
         return True
-    progress = isinstance(event, JobProgress)
+    progress = event.type == PROGRESS
     if progress and not row.start_block <= data.current_block <= row.end_block:
         raise BlockOutOfRange(
             f"current_block {data.current_block} is outside "
@@ -140,7 +146,7 @@ def _step(fold: JobFold, event: Any) -> bool:
         raise JobAlreadyFinished(
             f"job {data.job_id} is already {row.status} at sequence {row.sequence}"
         )
-    if isinstance(event, JobCreated):
+    if event.type == CREATED:
         raise JobAlreadyExists(f"job {data.job_id} already exists at sequence {row.sequence}")
     row.sequence, row.updated_at = data.sequence, event.time
     if progress:
@@ -149,10 +155,10 @@ def _step(fold: JobFold, event: Any) -> bool:
             data.current_block,
             data.sequence,
         )
-    elif isinstance(event, JobCompleted):
+    elif event.type == COMPLETED:
         row.status, row.completed_at = JobStatus.COMPLETED, event.time
     else:
-        assert isinstance(event, JobFailed)
+        assert event.type == FAILED
         row.status, row.error_message = JobStatus.FAILED, data.error_message
     return True
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from consumer.bench.latency import make_events, stamped
+from consumer.bench.latency import TIME_PLACEHOLDER, make_events, prepare, stamped
 from consumer.bench.workload import Shape, generate, time_ordered_id
 from schemas.codec import decode
 from schemas.topics import CONTRACTS, Stream, record_key
@@ -84,8 +84,16 @@ def test_chunks_add_up_to_the_count() -> None:
 def test_paced_events_made_in_advance_carry_the_time_they_are_sent(stream: Stream) -> None:
     """The paced load's events are made before it starts and stamped as they are sent."""
     events = make_events(Shape().factory(stream, 500, seed=3), 500)
+    partition_of = {key: number % 4 for number, (key, _) in enumerate(events)}.__getitem__
     sent_at = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)  # no microseconds: still 6 digits
-    for key, value in stamped(events, sent_at):
-        event = decode(value, CONTRACTS[stream].adapter)
-        assert event.time == sent_at
-        assert record_key(event).encode() == key
+    by_partition = stamped(prepare(events, partition_of), sent_at)
+    assert sorted(v for values in by_partition.values() for v in values) == sorted(
+        (key, value.replace(TIME_PLACEHOLDER.encode(), b"2026-11-28T23:30:00.000000+00:00"))
+        for key, value in events
+    )
+    for partition, values in by_partition.items():
+        for key, value in values:
+            event = decode(value, CONTRACTS[stream].adapter)
+            assert event.time == sent_at
+            assert record_key(event).encode() == key
+            assert partition_of(key) == partition
