@@ -105,7 +105,9 @@ class Telemetry:
         self.partitions_ahead = Gauge(
             "utxoiq_metrics_partitions_ahead_days",
             "Days from now to the end of the metrics partitions made ahead (0: today's "
-            "samples wait in the default partition); alert well before it reaches 0.",
+            "samples wait in the default partition); alert well before it reaches 0. "
+            "Only processes that run the metrics pipeline export it.",
+            ["pipeline"],
             registry=r,
         )
 

@@ -31,4 +31,4 @@ async def refresh_partitions_ahead(service: ServiceView) -> None:
     except Exception as exc:
         log.warning("cannot read the metrics partitions", extra={"error": type(exc).__name__})
         return
-    service.telemetry.partitions_ahead.set(ahead)
+    service.telemetry.partitions_ahead.labels(Stream.METRICS.value).set(ahead)

@@ -109,3 +109,15 @@ async def test_metrics_say_how_many_days_ahead_the_partitions_reach(
                 f"ALTER TABLE system_metrics ATTACH PARTITION {today} FOR VALUES FROM "
                 f"('{bounds[0].isoformat()}') TO ('{bounds[1].isoformat()}')"
             )
+
+
+async def test_a_process_without_the_metrics_pipeline_exports_no_partitions_gauge(
+    make_settings: Callable[..., Settings], clean_db: asyncpg.Pool
+) -> None:
+    """Only a process that runs the metrics pipeline says how far the partitions reach, so
+    a jobs-only process's missing value cannot read as partitions run out."""
+    port = free_port()
+    settings = make_settings(http_port=port, http_host="127.0.0.1")
+    async with running_service(settings, [Stream.JOBS]):
+        _, body = await http_get(port, "/metrics")
+        assert samples(body.decode(), "utxoiq_metrics_partitions_ahead_days") == []
