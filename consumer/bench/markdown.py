@@ -26,6 +26,14 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     return lines
 
 
+def _server_version(postgresql: Any) -> str:
+    """The server's version number from a run's ``postgresql`` entry (its settings, or a
+    bare version in older files)."""
+    if isinstance(postgresql, Mapping):
+        return str(postgresql.get("server_version", "")).split(" ")[0]
+    return str(postgresql)
+
+
 def machine_line(machine: Mapping[str, Any]) -> str:
     """Cores, memory and the versions that matter, in one sentence."""
     cores = machine.get("logical_cores")
@@ -35,7 +43,9 @@ def machine_line(machine: Mapping[str, Any]) -> str:
         f"{cores} logical cores" if cores else None,
         f"{memory / 2**30:.0f} GiB of memory" if isinstance(memory, int | float) else None,
         f"Kafka {machine['kafka']}" if machine.get("kafka") else None,
-        f"PostgreSQL {machine['postgresql']}" if machine.get("postgresql") else None,
+        f"PostgreSQL {_server_version(machine['postgresql'])}"
+        if machine.get("postgresql")
+        else None,
         f"Python {machine['python']}" if machine.get("python") else None,
         f"aiokafka {packages['aiokafka']}" if packages.get("aiokafka") else None,
         f"asyncpg {packages['asyncpg']}" if packages.get("asyncpg") else None,

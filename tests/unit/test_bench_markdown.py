@@ -57,3 +57,16 @@ def test_a_target_with_other_bars_per_pipeline_names_each_bar(tmp_path: Path) ->
     lines = render_markdown(load_run(path)).splitlines()
     assert "| drain rate | PASS (>=100000 events/s) | PASS (>=60000 events/s) |" in lines
     assert "| peak RSS <=200 MiB | PASS | PASS |" in lines
+
+
+def test_the_machine_line_names_the_postgresql_version_not_its_settings(tmp_path: Path) -> None:
+    """A run stores PostgreSQL's settings beside its version; the page names the version."""
+    path = run_file(tmp_path, "20261129-095128", 100_000.0)
+    data = orjson.loads(path.read_bytes())
+    data["machine"]["postgresql"] = {
+        "server_version": "15.18 (Debian 15.18-0+deb12u1)",
+        "fsync": "on",
+    }
+    path.write_bytes(orjson.dumps(data))
+    first = render_markdown(load_run(path)).splitlines()[0]
+    assert "PostgreSQL 15.18," in first and "fsync" not in first
