@@ -21,6 +21,7 @@ import asyncpg
 from consumer.batching import Batch
 from consumer.coordinates import RecordId, TopicPartition
 from consumer.outcomes import DeadLetter
+from consumer.vocabulary import DeadLetterStatus
 
 HIGHEST = """
 SELECT p AS partition, (
@@ -36,10 +37,11 @@ SELECT d.partition, d."offset" FROM unnest($2::int[], $3::bigint[], $4::bigint[]
 JOIN dead_letters AS d ON d.topic = $1 AND d.partition = s.p AND d."offset" BETWEEN s.lo AND s.hi
 """
 
-MARK_REDRIVEN = """
-UPDATE dead_letters SET status = 'redriven', status_reason = $4, updated_at = now()
+MARK_REDRIVEN = f"""
+UPDATE dead_letters SET status = '{DeadLetterStatus.REDRIVEN}', status_reason = $4,
+  updated_at = now()
 WHERE (topic, partition, "offset") IN (SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]))
-  AND status <> 'redriven'
+  AND status <> '{DeadLetterStatus.REDRIVEN}'
 """
 APPLIED_AGAIN = "applied when consumed again (replay or redelivery)"
 

@@ -18,6 +18,7 @@ from consumer.coordinates import Headers, Record, RecordId
 from consumer.db.tables import DEAD_LETTER_STAGES, DEAD_LETTER_STATUSES
 from consumer.deadletters import decode_headers
 from consumer.ops.errors import OperationRefused
+from consumer.vocabulary import DeadLetterStatus
 
 COLUMNS = (
     "topic",
@@ -226,7 +227,8 @@ async def selected_ids(conn: asyncpg.Connection, selection: DeadLetterFilter) ->
 async def lock_pending(conn: asyncpg.Connection, ids: Sequence[RecordId]) -> list[DeadLetterRow]:
     """Lock the still-pending rows among ``ids`` for this transaction, in log order."""
     rows = await conn.fetch(
-        f"{SELECT} WHERE {IDS} AND status = 'pending' {LOG_ORDER} FOR UPDATE", *_columns(ids)
+        f"{SELECT} WHERE {IDS} AND status = '{DeadLetterStatus.PENDING}' {LOG_ORDER} FOR UPDATE",
+        *_columns(ids),
     )
     return [DeadLetterRow.from_db(row) for row in rows]
 
@@ -280,8 +282,8 @@ async def discard(
         pending = await lock_pending(conn, ids)
         if execute and pending:
             await conn.execute(
-                "UPDATE dead_letters SET status = 'discarded', status_reason = $4,"
-                f" updated_at = now() WHERE {IDS}",
+                f"UPDATE dead_letters SET status = '{DeadLetterStatus.DISCARDED}',"
+                f" status_reason = $4, updated_at = now() WHERE {IDS}",
                 *_columns([row.id for row in pending]),
                 reason,
             )
@@ -295,9 +297,9 @@ async def mark_redriven(
     if not redriven:
         return
     await conn.execute(
-        """
-        UPDATE dead_letters AS d SET status = 'redriven', redrive_count = r.redrive_count,
-          status_reason = r.reason, updated_at = now()
+        f"""
+        UPDATE dead_letters AS d SET status = '{DeadLetterStatus.REDRIVEN}',
+          redrive_count = r.redrive_count, status_reason = r.reason, updated_at = now()
         FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::text[])
           AS r(topic, partition, "offset", redrive_count, reason)
         WHERE (d.topic, d.partition, d."offset") = (r.topic, r.partition, r."offset")

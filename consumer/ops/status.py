@@ -25,6 +25,7 @@ from consumer.db.pool import create_pool
 from consumer.ops.kafka import admin, committed_offsets, kafka_tp, reader
 from consumer.ops.replay import resume_offset
 from consumer.settings import Settings
+from consumer.vocabulary import DeadLetterStatus
 from schemas.topics import Stream
 
 NO_GROUP = "Dead"
@@ -35,9 +36,9 @@ SELECT partition, next_offset, now() - updated_at AS age FROM ingest_offsets
 WHERE group_id = $1 AND topic = $2
 """
 
-PENDING = """
+PENDING = f"""
 SELECT partition, count(*) AS pending FROM dead_letters
-WHERE topic = $1 AND status = 'pending' GROUP BY partition
+WHERE topic = $1 AND status = '{DeadLetterStatus.PENDING}' GROUP BY partition
 """
 
 
@@ -70,7 +71,10 @@ class PartitionStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class PipelineStatus:
+class PipelineOverview:
+    """A pipeline as `utxoiq status` shows it, read from Kafka and PostgreSQL from outside
+    (the running member's own snapshot is ``consumer.engine.PipelineStatus``)."""
+
     stream: Stream
     topic: str
     group: str
@@ -92,7 +96,7 @@ class PipelineStatus:
 @dataclass(frozen=True, slots=True)
 class StatusReport:
     taken_at: datetime
-    pipelines: tuple[PipelineStatus, ...]
+    pipelines: tuple[PipelineOverview, ...]
 
 
 def assigned_partitions(assignment: bytes, topic: str) -> tuple[int, ...]:
@@ -141,13 +145,13 @@ class StatusReader:
     async def snapshot(self, streams: Sequence[Stream], now: datetime) -> StatusReport:
         return StatusReport(now, tuple([await self.pipeline(stream) for stream in streams]))
 
-    async def pipeline(self, stream: Stream) -> PipelineStatus:
+    async def pipeline(self, stream: Stream) -> PipelineOverview:
         topic = self.settings.topics.source(stream)
         group = self.settings.ingest.group_id(stream)
         state, members = await self._group(group, topic)
         numbers = await self._partitions(topic)
         if not numbers:
-            return PipelineStatus(stream, topic, group, state, members, ())
+            return PipelineOverview(stream, topic, group, state, members, ())
         tps = [TopicPartition(topic, n) for n in numbers]
         starts = await self.offsets.beginning_offsets([kafka_tp(tp) for tp in tps])
         ends = await self.offsets.end_offsets([kafka_tp(tp) for tp in tps])
@@ -165,7 +169,7 @@ class StatusReader:
             )
             for tp in tps
         )
-        return PipelineStatus(stream, topic, group, state, members, partitions)
+        return PipelineOverview(stream, topic, group, state, members, partitions)
 
     async def _group(self, group: str, topic: str) -> tuple[str, tuple[Member, ...]]:
         for response in await self.admin.describe_consumer_groups([group]):

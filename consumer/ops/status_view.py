@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from consumer.ops.status import Member, PartitionStatus, PipelineStatus, StatusReport
+from consumer.ops.status import Member, PartitionStatus, PipelineOverview, StatusReport
 
 MISSING = "-"
 COLUMNS = (
@@ -55,7 +55,7 @@ def _members(members: tuple[Member, ...]) -> str:
     )
 
 
-def heading(pipeline: PipelineStatus) -> str:
+def heading(pipeline: PipelineOverview) -> str:
     count = len(pipeline.members)
     return (
         f"{pipeline.stream.value}: topic {pipeline.topic}, group {pipeline.group} "
@@ -77,7 +77,7 @@ def _row(partition: PartitionStatus) -> list[str]:
     ]
 
 
-def pipeline_view(pipeline: PipelineStatus) -> RenderableType:
+def pipeline_view(pipeline: PipelineOverview) -> RenderableType:
     parts: list[RenderableType] = [Text(heading(pipeline)), Text(_members(pipeline.members))]
     if not pipeline.partitions:
         parts.append(Text(f"  topic {pipeline.topic} does not exist"))

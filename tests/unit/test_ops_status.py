@@ -10,7 +10,7 @@ from rich.console import Console
 from consumer.ops.status import (
     Member,
     PartitionStatus,
-    PipelineStatus,
+    PipelineOverview,
     StatusReport,
     assigned_partitions,
     parse_group,
@@ -66,7 +66,7 @@ def test_json_and_screen_show_the_same_figures() -> None:
     report = StatusReport(
         datetime(2026, 12, 6, 8, 0, tzinfo=UTC),
         (
-            PipelineStatus(
+            PipelineOverview(
                 Stream.JOBS,
                 "utxoiq.backfill.job-progress",
                 "utxoiq-ingest-jobs",
