@@ -73,7 +73,7 @@ bench: migrate
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy consumer schemas tests
+	$(BIN)/mypy consumer schemas tests scripts
 
 format: venv
 	$(BIN)/ruff format .

@@ -31,9 +31,8 @@ from consumer.metrics.maintain import maintain
 from consumer.readside.engine import create_engine
 from consumer.readside.service import DatabaseService
 from consumer.settings import DatabaseSettings, MetricsRetentionSettings, ReadSideSettings
-from consumer.writers.feedback import COLUMNS as FEEDBACK_COLUMNS
 from consumer.writers.feedback import MERGE as FEEDBACK_MERGE
-from consumer.writers.staging import create_staging_tables, stage
+from consumer.writers.staging import STAGING_TABLES, create_staging_tables, stage
 from schemas.topics import Stream
 
 DAYS = 90
@@ -210,7 +209,7 @@ async def feedback_updates(dsn: str, insights: int, rows: int = 20_000) -> None:
                 for i in range(first, min(first + 2_000, rows))
             ]  # fmt: skip
             async with conn.transaction():
-                await stage(conn, "stage_insight_feedback", FEEDBACK_COLUMNS, batch, savepoint="u")
+                await stage(conn, STAGING_TABLES[Stream.FEEDBACK], batch, savepoint="u")
                 await conn.fetchrow(FEEDBACK_MERGE)
         wal = await conn.fetchval("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", lsn)
         await conn.execute("SELECT pg_stat_force_next_flush()")

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
+from consumer.bench.workload import RANDOM_ID_EVERY, backfill_spread
 from consumer.metrics.maintain import maintain
 from consumer.settings import MetricsRetentionSettings
 from schemas.topics import Stream
@@ -28,9 +29,6 @@ PRELOADED = (Stream.METRICS, Stream.FEEDBACK)
 
 CHUNK = 1_000_000
 """Rows per INSERT statement (and transaction) of the preload."""
-
-RANDOM_ID_EVERY = 10
-"""One preloaded id in this many is a UUIDv4; the others are time-ordered."""
 
 SERIES = (20, 5)
 """Preloaded metric series: services times types (the workload's are apart)."""
@@ -66,21 +64,22 @@ FROM (SELECT g, $3::timestamptz - random() * $4::interval AS at
 """
 
 ROLLUPS = """
+DELETE FROM system_metrics_hourly WHERE service_name LIKE 'preload-%';
+DELETE FROM system_metrics_daily WHERE service_name LIKE 'preload-%';
 INSERT INTO system_metrics_hourly
 SELECT service_name, metric_type, date_bin('1 hour', recorded_at, '2000-01-01 00:00+00'), unit,
        count(*), sum(value::text::numeric), min(value), max(value)
-FROM system_metrics GROUP BY 1, 2, 3, 4;
+FROM system_metrics WHERE service_name LIKE 'preload-%' GROUP BY 1, 2, 3, 4;
 INSERT INTO system_metrics_daily
 SELECT service_name, metric_type, date_bin('1 day', bucket_start, '2000-01-01 00:00+00'), unit,
        sum(sample_count), sum(value_sum), min(value_min), max(value_max)
-FROM system_metrics_hourly GROUP BY 1, 2, 3, 4;
+FROM system_metrics_hourly WHERE service_name LIKE 'preload-%' GROUP BY 1, 2, 3, 4;
 """
 """Rollups of the preloaded samples, as the consumer would have kept them."""
 
 REMOVE = {
     Stream.METRICS: [
-        "DELETE FROM system_metrics"
-        " WHERE recorded_at >= $1::timestamptz - interval '1 day' AND ingested_at >= $1",
+        "DELETE FROM system_metrics WHERE service_name = ANY($2::text[]) AND ingested_at >= $1",
         "DELETE FROM system_metrics_hourly WHERE service_name NOT LIKE 'preload-%'",
         "DELETE FROM system_metrics_daily WHERE service_name NOT LIKE 'preload-%'",
     ],
@@ -98,41 +97,54 @@ class Preload:
 
     stream: Stream
     rows: int
+    """Rows stored now."""
+    added: int
     seconds: float
 
     def note(self) -> str:
         return (
-            f"{self.rows:,} rows preloaded ({self.seconds:.0f} s, outside the timings): spread "
-            f"over the raw retention, one id in {RANDOM_ID_EVERY} random"
+            f"{self.rows:,} rows preloaded ({self.added:,} added in {self.seconds:.0f} s, "
+            f"outside the timings): spread over the raw retention, one id in "
+            f"{RANDOM_ID_EVERY} random"
         )
 
 
 async def preload(
-    pool: asyncpg.Pool, stream: Stream, rows: int, retention: MetricsRetentionSettings
+    pool: asyncpg.Pool,
+    stream: Stream,
+    rows: int,
+    retention: MetricsRetentionSettings,
+    stored: int = 0,
 ) -> Preload:
-    """Store ``rows`` rows in ``stream``'s table (partitions made first), then vacuum it."""
+    """Bring ``stream``'s table from ``stored`` preloaded rows to ``rows`` (partitions
+    made first, rollups of the preloaded series recomputed), then vacuum it."""
     started = time.perf_counter()
     async with pool.acquire() as conn:
         if stream is Stream.METRICS:
             await maintain(conn, retention)
         now: datetime = await conn.fetchval("SELECT now()")
-        # an hour short of the retention: no sample expires while the run lasts
-        spread = timedelta(days=retention.raw_retention_days, hours=-1)
+        spread = backfill_spread(retention.raw_retention_days)
         statement = METRICS if stream is Stream.METRICS else FEEDBACK
-        for first in range(1, rows + 1, CHUNK):
+        for first in range(stored + 1, rows + 1, CHUNK):
             last = min(first + CHUNK - 1, rows)
             await conn.execute(statement, first, last, now, spread)
         if stream is Stream.METRICS:
             await conn.execute(ROLLUPS)
         await _vacuum(conn, stream)
-    return Preload(stream, rows, time.perf_counter() - started)
+    return Preload(stream, rows, rows - stored, time.perf_counter() - started)
 
 
-async def remove_drain_rows(pool: asyncpg.Pool, stream: Stream, since: datetime) -> None:
-    """Delete what a drain that started at ``since`` (the server's clock) added."""
+async def remove_drain_rows(
+    pool: asyncpg.Pool, stream: Stream, since: datetime, services: list[str]
+) -> None:
+    """Delete what a drain that started at ``since`` (the server's clock) added; its
+    samples are those of the workload's ``services`` (found by the series index of each
+    day's partition, wherever their times fall)."""
     async with pool.acquire() as conn:
         for statement in REMOVE[stream]:
-            if "$1" in statement:
+            if "$2" in statement:
+                await conn.execute(statement, since, services)
+            elif "$1" in statement:
                 await conn.execute(statement, since)
             else:
                 await conn.execute(statement)

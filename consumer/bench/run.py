@@ -49,7 +49,7 @@ from consumer.bench.preload import PRELOADED, preload, remove_drain_rows
 from consumer.bench.process import ConsumerGroup, ConsumerProcess
 from consumer.bench.profile import profiler_prefix, render_profile
 from consumer.bench.results import METHODS, Drain, Latency, PipelineResult, Rate
-from consumer.bench.workload import EventFactory, Shape, generate
+from consumer.bench.workload import EventFactory, Shape, generate, metric_services
 from consumer.db.pool import create_pool
 from consumer.pipelines import Pipeline, build_pipeline
 from consumer.settings import Settings, TopicSettings
@@ -289,7 +289,7 @@ async def emptied(pool: asyncpg.Pool) -> AsyncIterator[None]:
         await empty_tables(pool)
 
 
-def _consumer_group(
+def consumer_group(
     space: Workspace, pipeline: str, env: dict[str, str], bases: list[Path]
 ) -> ConsumerGroup:
     """Fresh consumer processes of one repetition, one per log base."""
@@ -337,7 +337,7 @@ async def measure_consumer(
         drain_started: datetime = await space.pool.fetchval("SELECT now()")
         bases = log_bases(space, pipeline.name, repetition)
         env = space.child_env(settings, stream)
-        proc = _consumer_group(space, pipeline.name, env, bases)
+        proc = consumer_group(space, pipeline.name, env, bases)
         try:
             proc.start()
             async with space.pool.acquire() as conn:
@@ -355,7 +355,8 @@ async def measure_consumer(
             await proc.stop()
             result.peak_rss_bytes = max(result.peak_rss_bytes or 0, proc.peak_rss) or None
         if preloaded and repetition < len(labels):
-            await remove_drain_rows(space.pool, stream, drain_started)
+            services = metric_services(space.options.shape.metric_services)
+            await remove_drain_rows(space.pool, stream, drain_started, services)
         _say_profiles(space, pipeline.name, bases)
     if space.options.members > 1:
         result.notes.append(

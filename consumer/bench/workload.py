@@ -8,16 +8,21 @@ Each factory is seeded and yields events in an order a real producer could emit 
 - jobs: many backfill jobs running at once, each created, then moved by many progress
   events with increasing ``sequence``, then completed (or, now and then, failed).
 
-Event ids are time-ordered (UUID version 7), as the producer kit makes them.
+Event ids are time-ordered (UUID version 7), as the producer kit makes them. Metric
+samples come in two kinds of time (``MetricTimes``): live ones, stamped when they are made,
+and a backfill, spread at random over the raw retention with one id in ten random
+(UUID version 4), as a producer replaying a month of history would send them.
 """
 
 from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 import orjson
@@ -69,11 +74,13 @@ def time_ordered_id(rng: random.Random, millis: int | None = None) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def envelope(rng: random.Random, event_type: str, at: str, data: dict[str, Any]) -> bytes:
+def envelope(
+    rng: random.Random, event_type: str, at: str, data: dict[str, Any], event_id: str = ""
+) -> bytes:
     return orjson.dumps(
         {
             "specversion": "1.0",
-            "id": time_ordered_id(rng),
+            "id": event_id or time_ordered_id(rng),
             "source": SOURCE,
             "type": event_type,
             "time": at,
@@ -83,15 +90,47 @@ def envelope(rng: random.Random, event_type: str, at: str, data: dict[str, Any])
     )
 
 
-class MetricFactory:
-    """Samples from ``services`` services times ``types`` metric types."""
+class MetricTimes(StrEnum):
+    """When the generated metric samples were taken."""
 
-    def __init__(self, rng: random.Random, services: int = 36, types: int = 12) -> None:
+    LIVE = "live"
+    """Now: each sample is stamped when it is made, its id time-ordered."""
+    BACKFILL = "backfill"
+    """At random over the raw retention (an hour short of it, so that none expires while
+    a run lasts), one id in ``RANDOM_ID_EVERY`` a UUIDv4 and the others UUIDv7 of the
+    sample's time."""
+
+
+def backfill_spread(retention_days: int) -> timedelta:
+    """How far back a backfilled (or preloaded) sample may be."""
+    return timedelta(days=retention_days, hours=-1)
+
+
+RANDOM_ID_EVERY = 10
+"""One backfilled id in this many is random (UUIDv4)."""
+
+
+def metric_services(services: int) -> list[str]:
+    """The names of the generated metric series' services."""
+    return [f"{s}-{r}" for r in REGIONS for s in SERVICES][:services]
+
+
+class MetricFactory:
+    """Samples from ``services`` services times ``types`` metric types, at ``times``."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        services: int = 36,
+        types: int = 12,
+        spread: timedelta | None = None,
+    ) -> None:
+        """``spread``: live samples when None, else backfilled over that span."""
         self.rng = rng
-        names = [f"{s}-{r}" for r in REGIONS for s in SERVICES][:services]
+        self.spread = spread
         self.series = [
             (name, metric, unit, rng.uniform(1, 1000))
-            for name in names
+            for name in metric_services(services)
             for metric, unit in METRIC_TYPES[:types]
         ]
 
@@ -99,7 +138,19 @@ class MetricFactory:
         name, metric, unit, base = self.rng.choice(self.series)
         value = round(base * (1 + self.rng.gauss(0, 0.1)), 3)
         data = {"service_name": name, "metric_type": metric, "value": value, "unit": unit}
-        return name.encode(), envelope(self.rng, "utxoiq.system.metric.recorded", at, data)
+        event_id = ""
+        if self.spread is not None:
+            at, event_id = self._backfilled(self.spread)
+        return name.encode(), envelope(
+            self.rng, "utxoiq.system.metric.recorded", at, data, event_id
+        )
+
+    def _backfilled(self, spread: timedelta) -> tuple[str, str]:
+        """A time within ``spread`` of now and an id for it."""
+        moment = datetime.now(UTC) - self.rng.random() * spread
+        if self.rng.randrange(RANDOM_ID_EVERY) == 0:
+            return rfc3339(moment), str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return rfc3339(moment), time_ordered_id(self.rng, int(moment.timestamp() * 1000))
 
 
 class FeedbackFactory:
@@ -210,12 +261,17 @@ class Shape:
     feedback_events_per_pair: float = 3.0
     jobs_active: int = 200
     job_events: int = 50
+    metric_times: MetricTimes = MetricTimes.LIVE
+    retention_days: int = 30
+    """The raw retention the backfilled samples are spread over."""
 
     def factory(self, stream: Stream, events: int, seed: int) -> EventFactory:
         """A factory for ``stream``; ``events`` sizes the feedback pair population."""
         rng = random.Random(f"{seed}-{stream.value}")
         if stream is Stream.METRICS:
-            return MetricFactory(rng, self.metric_services, self.metric_types)
+            backfill = self.metric_times is MetricTimes.BACKFILL
+            spread = backfill_spread(self.retention_days) if backfill else None
+            return MetricFactory(rng, self.metric_services, self.metric_types, spread)
         if stream is Stream.FEEDBACK:
             return FeedbackFactory(rng, int(events / self.feedback_events_per_pair))
         return JobFactory(rng, self.jobs_active, self.job_events)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from consumer.cli.bench_curve import curve
 from consumer.cli.common import load_settings, run
 from consumer.cli.errors import EXIT_USAGE, fail
 from consumer.ops.arguments import choose_pipelines
@@ -154,6 +155,9 @@ def compare(
     if not common_pipelines(runs):
         fail("these runs share no pipeline: nothing to compare", EXIT_USAGE)
     render_comparison(runs, Console())
+
+
+app.command("curve")(curve)
 
 
 @app.command("report")

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from consumer.bench.preload import preload, remove_drain_rows
+from consumer.bench.workload import metric_services
 from consumer.metrics.partitions import DEFAULT_PARTITION
 from consumer.outcomes import Decoded
 from consumer.settings import DatabaseSettings, MetricsRetentionSettings, Settings
@@ -55,13 +56,28 @@ async def test_preloaded_samples_spread_over_the_retention_with_a_tenth_random_i
     assert await pool.fetchval("SELECT sum(sample_count) FROM system_metrics_daily") == 5_000
 
     since: datetime = await pool.fetchval("SELECT now()")
-    drained = ev.metric("svc", "cpu", 1.0, at=datetime.now(UTC))
+    [service, *_] = metric_services(36)
+    live = ev.metric(service, "cpu", 1.0, at=datetime.now(UTC))
+    backfilled = ev.metric(service, "cpu", 1.0, at=datetime.now(UTC) - timedelta(days=20))
     async with pool.acquire() as conn, conn.transaction():
-        await write_metrics(conn, [Decoded(record(drained), decode(ev.to_bytes(drained)))])
-    await remove_drain_rows(pool, Stream.METRICS, since)
+        drained = [Decoded(record(e), decode(ev.to_bytes(e))) for e in (live, backfilled)]
+        await write_metrics(conn, drained)
+    await remove_drain_rows(pool, Stream.METRICS, since, [service])
 
     assert await pool.fetchval("SELECT count(*) FROM system_metrics") == 5_000
     assert await pool.fetchval("SELECT sum(sample_count) FROM system_metrics_hourly") == 5_000
+
+
+async def test_a_preload_is_topped_up_to_the_next_level(pool: asyncpg.Pool) -> None:
+    """The cost curve adds rows level by level: the second preload adds only the
+    difference, with new ids, and the preloaded series' rollups count every sample once."""
+    await preload(pool, Stream.METRICS, 2_000, RETENTION)
+    done = await preload(pool, Stream.METRICS, 5_000, RETENTION, stored=2_000)
+
+    assert (done.rows, done.added) == (5_000, 3_000)
+    assert await pool.fetchval("SELECT count(DISTINCT event_id) FROM system_metrics") == 5_000
+    assert await pool.fetchval("SELECT sum(sample_count) FROM system_metrics_hourly") == 5_000
+    assert await pool.fetchval("SELECT sum(sample_count) FROM system_metrics_daily") == 5_000
 
 
 async def test_preloaded_feedback_stays_and_a_drains_feedback_goes(pool: asyncpg.Pool) -> None:
@@ -73,7 +89,7 @@ async def test_preloaded_feedback_stays_and_a_drains_feedback_goes(pool: asyncpg
         await write_feedback(conn, [Decoded(record(drained), decode(ev.to_bytes(drained)))])
     assert await pool.fetchval("SELECT count(*) FROM insight_feedback") == 3_001
 
-    await remove_drain_rows(pool, Stream.FEEDBACK, since)
+    await remove_drain_rows(pool, Stream.FEEDBACK, since, [])
 
     assert await pool.fetchval("SELECT count(*) FROM insight_feedback") == 3_000
 

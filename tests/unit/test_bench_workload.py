@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from consumer.bench.latency import TIME_PLACEHOLDER, make_events, prepare, stamped
-from consumer.bench.workload import Shape, generate, time_ordered_id
+from consumer.bench.workload import MetricTimes, Shape, generate, time_ordered_id
 from schemas.codec import decode
 from schemas.topics import CONTRACTS, Stream, record_key
 
@@ -73,6 +73,25 @@ def test_event_ids_are_version_7_and_ordered_by_time() -> None:
     assert uuid.UUID(early).version == 7
     assert uuid.UUID(early).variant == uuid.RFC_4122
     assert early < late
+
+
+def test_backfilled_samples_spread_over_the_retention_with_a_tenth_random_ids() -> None:
+    """The backfill case of the cost curve: times at random over the raw retention (an
+    hour short of it), ids UUIDv7 of the sample's own time, one in ten a UUIDv4."""
+    shape = Shape(metric_times=MetricTimes.BACKFILL, retention_days=7)
+    factory = shape.factory(Stream.METRICS, 5000, seed=2)
+    now = datetime.now(UTC)
+    events = [orjson.loads(v) for chunk in generate(factory, 5000) for _, v in chunk]
+    times = [datetime.fromisoformat(e["time"]) for e in events]
+    assert now - timedelta(days=7) < min(times) < now - timedelta(days=6)
+    assert now - timedelta(hours=1) < max(times) <= datetime.now(UTC)
+    versions = Counter(uuid.UUID(e["id"]).version for e in events)
+    assert set(versions) == {4, 7} and 400 <= versions[4] <= 600
+    for event, at in zip(events, times, strict=True):
+        if uuid.UUID(event["id"]).version == 7:
+            assert int(event["id"].replace("-", "")[:12], 16) == int(at.timestamp() * 1000)
+    for _, value in next(generate(shape.factory(Stream.METRICS, 100, seed=2), 100)):
+        assert decode(value, CONTRACTS[Stream.METRICS].adapter).time < now
 
 
 def test_chunks_add_up_to_the_count() -> None:
