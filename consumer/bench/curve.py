@@ -34,7 +34,7 @@ from consumer.bench.latency import CommitWatcher
 from consumer.bench.machine import describe
 from consumer.bench.preload import preload, remove_drain_rows
 from consumer.bench.results import Rate
-from consumer.bench.run import BenchOptions, Workspace, consumer_group, publish
+from consumer.bench.space import BenchOptions, Workspace, consumer_group, publish
 from consumer.bench.workload import MetricTimes, Shape, metric_services
 from consumer.db.pool import create_pool
 from consumer.pipelines import Pipeline, build_pipeline

@@ -20,7 +20,7 @@ import asyncpg
 from consumer.bench.drain import committed_batches, wait_drained
 from consumer.bench.latency import CommitWatcher
 from consumer.bench.process import POSITIONED
-from consumer.bench.run import Workspace, consumer_group
+from consumer.bench.space import Workspace, consumer_group
 from consumer.bench.stats import percentile
 from consumer.metrics.maintain import create_statements, maintain
 from consumer.metrics.partitions import day_start

@@ -20,7 +20,8 @@ from schemas.topics import Stream
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from consumer.bench.run import BenchOptions, BenchRun
+    from consumer.bench.run import BenchRun
+    from consumer.bench.space import BenchOptions
 
 app = typer.Typer(invoke_without_command=True)
 
@@ -103,7 +104,7 @@ def bench(
     from consumer.bench.kafka import FetchStalled
     from consumer.bench.process import ConsumerFailed
     from consumer.bench.report import render, write_json
-    from consumer.bench.run import BenchOptions
+    from consumer.bench.space import BenchOptions
 
     streams = parse_pipelines(pipelines)
     counts = {s: events or DEFAULT_EVENTS[s] for s in streams}
