@@ -36,9 +36,10 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) AS written FROM me
 """Counted in the database: one reply row per batch, not one per row written."""
 
 
-def precedence(item: Decoded) -> tuple[Any, Any]:
-    """Newer event time wins; equal times are ordered by event id."""
-    return item.event.time, item.event.id
+def precedence(item: Decoded) -> tuple[Any, int]:
+    """Newer event time wins; equal times are ordered by event id (its integer orders as
+    the ``UUID`` and PostgreSQL's ``uuid`` do, and compares in C)."""
+    return item.event.time, item.event.id.int
 
 
 def entity(item: Decoded) -> tuple[str, str]:
@@ -49,23 +50,24 @@ def to_row(item: Decoded) -> tuple[Any, ...]:
     """The staged row. Flags travel as one comma-joined text, split back into the array by
     the merge: a flag is one of a few fixed words without a comma, and COPY encodes a text
     in a fraction of the time it takes for a ``text[]`` (about 1 microsecond per row)."""
-    data = item.event.data
+    event = item.event
+    data = event.data
+    flags = data.flags
     return (
         data.insight_id,
         data.user_id,
         data.rating,
         data.comment,
-        ",".join(data.flags),
-        item.event.time,
-        item.event.id,
+        ",".join(flags) if flags else "",
+        event.time,
+        event.id,
     )
 
 
 async def _merge(
     conn: asyncpg.Connection, items: Sequence[Decoded], savepoint: str
 ) -> tuple[int, int, int]:
-    rows = [to_row(item) for item in items]
-    await stage(conn, STAGED, rows, savepoint=savepoint)
+    await stage(conn, STAGED, list(map(to_row, items)), savepoint=savepoint)
     inserted, written = await conn.fetchrow(MERGE)
     return inserted, written - inserted, len(items) - written
 

@@ -112,7 +112,6 @@ JobKey = int
 ``UUID`` hashes and compares in Python. It orders as the ``UUID`` and PostgreSQL's
 ``uuid`` do (both compare the 16 bytes, most significant first)."""
 
-_JOB_KEY = attrgetter("event.data.job_id.int")
 _ORDER = attrgetter("event.data.sequence", "event.id.int")
 """The order a job's events apply in: sequence, then event id (as its integer)."""
 
@@ -201,7 +200,7 @@ def group_by_job(items: Sequence[Decoded]) -> dict[JobKey, list[Decoded]]:
     """Each job's events, in arrival order, by ``JobKey``."""
     groups: dict[JobKey, list[Decoded]] = defaultdict(list)
     for item in items:
-        groups[_JOB_KEY(item)].append(item)
+        groups[item.event.data.job_id.int].append(item)
     return groups
 
 

@@ -130,22 +130,16 @@ def sample_key(item: Decoded) -> Hashable:
 
 
 def to_row(item: Decoded) -> tuple[Any, ...]:
-    data = item.event.data
-    return (
-        item.event.id,
-        data.service_name,
-        data.metric_type,
-        data.value,
-        data.unit,
-        item.event.time,
-    )
+    """The staged row of a sample, in ``STAGED.columns`` order."""
+    event = item.event
+    data = event.data
+    return (event.id, data.service_name, data.metric_type, data.value, data.unit, event.time)
 
 
 async def _merge(
     conn: asyncpg.Connection, items: Sequence[Decoded], savepoint: str
 ) -> tuple[int, int]:
-    rows = [to_row(item) for item in items]
-    await stage(conn, STAGED, rows, savepoint=savepoint)
+    await stage(conn, STAGED, list(map(to_row, items)), savepoint=savepoint)
     inserted: int = await conn.fetchval(MERGE)
     return inserted, len(items)
 
@@ -157,16 +151,17 @@ def split_by_window(
     items: Sequence[Decoded], window: SampleWindow, now: datetime
 ) -> tuple[list[Decoded], int, list[DeadLetter]]:
     """The samples to write, how many expired, and the dead letters of those too far ahead."""
-    kept: list[Decoded] = []
+    oldest, latest = window.oldest_kept(now), window.latest_kept(now)
+    kept = [item for item in items if oldest <= item.event.time <= latest]
+    if len(kept) == len(items):
+        return kept, 0, []
     expired = 0
     refused: list[DeadLetter] = []
     for item in items:
         place = window.place(item.event.time, now)
-        if place is SampleTime.KEPT:
-            kept.append(item)
-        elif place is SampleTime.EXPIRED:
+        if place is SampleTime.EXPIRED:
             expired += 1
-        else:
+        elif place is SampleTime.BEYOND_HORIZON:
             refused.append(_beyond_horizon(item, window, now))
     return kept, expired, refused
 
@@ -198,7 +193,7 @@ async def write_metrics(
     result = WriteResult()
     result.outcomes[Outcome.EXPIRED] += expired
     result.rejected.extend(refused)
-    if kept and await _append_all(conn, [to_row(item) for item in kept]):
+    if kept and await _append_all(conn, list(map(to_row, kept))):
         result.outcomes[Outcome.INSERTED] += len(kept)
         return result
     reduced = await write_winners(conn, kept, sample_key, None, _merge)
