@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
+from operator import attrgetter, lt
 from typing import Any
 from uuid import UUID
 
@@ -182,7 +182,7 @@ def fold_job(stored: JobRow | None, items: Sequence[Decoded]) -> JobFold:
     """Apply one job's events in sequence order, each at most once (pure: ``stored`` is
     copied, never changed)."""
     fold = JobFold(None if stored is None else stored.copy())
-    for item in sorted(items, key=_ORDER) if len(items) > 1 else items:
+    for item in _in_order(items):
         try:
             changed = _step(fold, item.event)
         except ApplyRejected as error:
@@ -194,6 +194,16 @@ def fold_job(stored: JobRow | None, items: Sequence[Decoded]) -> JobFold:
         else:
             fold.superseded.append(item)
     return fold
+
+
+def _in_order(items: Sequence[Decoded]) -> Sequence[Decoded]:
+    """``items`` in the order they apply in: as they are when their sequences already
+    rise strictly (the usual case: a producer emits a job's events in order), sorted
+    otherwise (equal sequences are then ordered by event id)."""
+    sequences = [item.event.data.sequence for item in items]
+    if all(map(lt, sequences, sequences[1:])):
+        return items
+    return sorted(items, key=_ORDER)
 
 
 def group_by_job(items: Sequence[Decoded]) -> dict[JobKey, list[Decoded]]:
