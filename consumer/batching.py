@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from consumer.coordinates import KafkaMessage, TopicPartition, payload_bytes
@@ -54,7 +54,9 @@ class Batch:
         size: int | None = None,
     ) -> None:
         """Append one partition's records, which follow any it already holds (``size``:
-        their payload bytes, when already counted)."""
+        their payload bytes, when already counted). The list is handed over: the first
+        one of a partition is kept as it is, without a copy, so the caller must not use
+        it again."""
         if not records:
             return
         if self.started_at is None:
@@ -62,16 +64,20 @@ class Batch:
         stamp = records[0].timestamp
         if stamp > 0 and (self.produced_ms is None or stamp < self.produced_ms):
             self.produced_ms = stamp
-        self.parts.setdefault(tp, []).extend(records)
+        held = self.parts.get(tp)
+        if held is None:
+            self.parts[tp] = records
+        else:
+            held.extend(records)
         self.count += len(records)
         self.size_bytes += payload_bytes(records) if size is None else size
 
     def __len__(self) -> int:
         return self.count
 
-    @property
-    def records(self) -> list[KafkaMessage]:
-        return list(itertools.chain.from_iterable(self.parts.values()))
+    def __iter__(self) -> Iterator[KafkaMessage]:
+        """The records, partition after partition, each in offset order (no list built)."""
+        return itertools.chain.from_iterable(self.parts.values())
 
     @property
     def room(self) -> int:
@@ -121,5 +127,5 @@ class Batch:
             return self
         trimmed = Batch(self.limits, started_at=self.started_at)
         for tp, records in kept.items():
-            trimmed.extend(tp, records)
+            trimmed.extend(tp, list(records))  # a copy: this batch keeps its own lists
         return trimmed

@@ -11,8 +11,9 @@ counted per wire type and named once in the log.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,20 +130,26 @@ class DecodedBatch:
 
 def decode_batch(batch: Batch, accepts: StreamTypes, max_event_bytes: int) -> DecodedBatch:
     unknown: Counter[str] = Counter()
-    decoded, dead = decode_records(batch.records, accepts, max_event_bytes, unknown)
+    decoded, dead = decode_records(batch, accepts, max_event_bytes, unknown)
     return DecodedBatch(batch, decoded, dead, unknown)
+
+
+def decode_slices(batch: Batch) -> Iterator[Iterator[KafkaMessage]]:
+    """The batch's records in runs of ``DECODE_SLICE``, read off its partitions' lists
+    without a copy. Each run must be read to its end before the next is taken."""
+    records = iter(batch)
+    for _ in range(0, len(batch), DECODE_SLICE):
+        yield itertools.islice(records, DECODE_SLICE)
 
 
 async def decode_batch_yielding(
     batch: Batch, accepts: StreamTypes, max_event_bytes: int
 ) -> DecodedBatch:
     """``decode_batch``, yielding to the event loop every ``DECODE_SLICE`` records."""
-    records = batch.records
     decoded: list[Decoded] = []
     dead: list[DeadLetter] = []
     unknown: Counter[str] = Counter()
-    for start in range(0, len(records), DECODE_SLICE):
-        part = records[start : start + DECODE_SLICE]
+    for part in decode_slices(batch):
         good, bad = decode_records(part, accepts, max_event_bytes, unknown)
         decoded += good
         dead += bad

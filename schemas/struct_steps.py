@@ -3,7 +3,9 @@ field's steps (the model's validators, a time's parsing), then the model's check
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,43 +49,66 @@ def time_parser(low: datetime | None, high: datetime | None) -> Step:
     return parse
 
 
-def field_runner(name: str, step: Step, default: Any) -> Callable[[Any], None]:
-    """Sets the field to ``step`` of its value; to ``default`` (without ``step``: pydantic
-    does not validate defaults) when it was left out."""
-    set_field = msgspec.structs.force_setattr
-    if default is REQUIRED:
+@dataclass(frozen=True, slots=True)
+class FieldSteps:
+    """What ``__post_init__`` does with one field: ``steps`` in order on its value. A
+    field with a default (not ``REQUIRED``) is read by msgspec with ``msgspec_default``:
+    the default itself when the steps give it back unchanged (then the steps do not run
+    on it: ``dataschema``'s ``None``), else ``ABSENT``, replaced by the default without
+    the steps (pydantic does not validate defaults)."""
 
-        def run(self: Any) -> None:
-            set_field(self, name, step(getattr(self, name)))
+    name: str
+    steps: list[Step]
+    default: Any = REQUIRED
 
-        return run
+    @property
+    def msgspec_default(self) -> Any:
+        return self.default if self.keeps_default() else ABSENT
 
-    def run_or_default(self: Any) -> None:
-        value = getattr(self, name)
-        set_field(self, name, default if value is ABSENT else step(value))
-
-    return run_or_default
-
-
-def chained(steps: list[Step]) -> Step:
-    if len(steps) == 1:
-        return steps[0]
-
-    def chained(value: Any) -> Any:
-        for step in steps:
-            value = step(value)
-        return value
-
-    return chained
+    def keeps_default(self) -> bool:
+        """Whether the steps give the default back as it is (then msgspec may fill it in)."""
+        if self.default is REQUIRED:
+            return False
+        try:
+            value = self.default
+            for step in self.steps:
+                value = step(value)
+        except Exception:  # a default the steps refuse: it must not pass through them
+            return False
+        return value is self.default
 
 
-def post_init(runners: list[Callable[[Any], None]]) -> Callable[[Any], None]:
-    """Runs each field's steps, then the model's checks, as pydantic does after parsing."""
-    if len(runners) == 1:
-        return runners[0]
+def post_init(fields: list[FieldSteps], checks: list[Step]) -> Callable[[Any], None]:
+    """One ``__post_init__`` that runs each field's steps, then the model's ``checks``,
+    as pydantic does after parsing.
 
-    def __post_init__(self: Any) -> None:
-        for run in runners:
-            run(self)
-
-    return __post_init__
+    It is written out as source and compiled once per ``Struct`` (as ``dataclasses``
+    writes ``__init__``), so each step is called directly on the value, with no loop,
+    runner function or ``getattr`` per field and record."""
+    if not fields and len(checks) == 1:
+        return checks[0]
+    names: dict[str, Any] = {"set_field": msgspec.structs.force_setattr, "ABSENT": ABSENT}
+    lines = ["def __post_init__(self):"]
+    for number, spec in enumerate(fields):
+        if not spec.name.isidentifier() or keyword.iskeyword(spec.name):
+            raise TypeError(f"a field named {spec.name!r}")
+        call = "value"
+        for index, step in enumerate(spec.steps):
+            names[f"step_{number}_{index}"] = step
+            call = f"step_{number}_{index}({call})"
+        names[f"default_{number}"] = spec.default
+        lines.append(f"    value = self.{spec.name}")
+        if spec.default is REQUIRED:
+            lines.append(f"    set_field(self, {spec.name!r}, {call})")
+        elif spec.keeps_default():
+            lines.append(f"    if value is not default_{number}:")
+            lines.append(f"        set_field(self, {spec.name!r}, {call})")
+        else:
+            value = f"default_{number} if value is ABSENT else {call}"
+            lines.append(f"    set_field(self, {spec.name!r}, {value})")
+    for index, check in enumerate(checks):
+        names[f"check_{index}"] = check
+        lines.append(f"    check_{index}(self)")
+    exec("\n".join(lines), names)  # source built above from field names only
+    function: Callable[[Any], None] = names["__post_init__"]
+    return function

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -32,15 +31,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from schemas.events import NUL_FREE, in_utc
-from schemas.struct_steps import (
-    ABSENT,
-    REQUIRED,
-    Step,
-    chained,
-    field_runner,
-    post_init,
-    time_parser,
-)
+from schemas.struct_steps import REQUIRED, FieldSteps, Step, post_init, time_parser
 
 LARGEST_DOUBLE = 1.7976931348623157e308
 """A finite float lies within +-this; ``NaN`` fails both bounds."""
@@ -209,24 +200,24 @@ def struct_of(model: type[BaseModel], tag: str | None = None) -> Any:
     if tag is not None and typing.get_args(model.model_fields["type"].annotation) != (tag,):
         raise NotDerivable(f"{model.__name__}: a type other than the literal {tag!r}")
     fields: list[tuple[Any, ...]] = []
-    runners: list[Callable[[Any], None]] = []
+    stepped: list[FieldSteps] = []
     for name, info in model.model_fields.items():
         if tag is not None and name == "type":
             continue
         kind, steps = _field_of(model, name, info, finite)
         default = REQUIRED if info.is_required() else _default(info)
         if steps:
-            runners.append(field_runner(name, chained(steps), default))
+            stepped.append(FieldSteps(name, steps, default))
         if default is REQUIRED:
             fields.append((name, kind))
-        elif steps:
-            fields.append((name, kind | msgspec.UnsetType, ABSENT))
+        elif steps and stepped[-1].msgspec_default is not default:
+            fields.append((name, kind | msgspec.UnsetType, stepped[-1].msgspec_default))
         else:
             fields.append((name, kind, default))
-    runners += _model_checks(model)
+    checks = _model_checks(model)
     namespace: dict[str, Any] = {}
-    if runners:
-        namespace["__post_init__"] = post_init(runners)
+    if stepped or checks:
+        namespace["__post_init__"] = post_init(stepped, checks)
     for owner in reversed(model.__mro__):
         namespace |= {k: v for k, v in vars(owner).items() if isinstance(v, property)}
     if tag is not None:

@@ -15,7 +15,7 @@ only as far as its record and byte limits allow.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from itertools import accumulate
 
 from consumer.batching import Batch
@@ -48,18 +48,19 @@ class Carry:
         self,
         batch: Batch,
         tp: TopicPartition,
-        records: Sequence[KafkaMessage],
+        records: list[KafkaMessage],
         mine: Collection[TopicPartition],
     ) -> None:
         """Fetched records of ``tp``: into ``batch`` when ``tp`` is one of ``mine`` (or
         ``mine`` is empty) and nothing of it is carried, as far as the batch's limits
-        allow; carried otherwise."""
+        allow; carried otherwise. The list is handed over: the batch or the carry keeps
+        it as it is, without a copy, so the caller must not use it again."""
         if not records:
             return
         if tp in self._records or (mine and tp not in mine):
-            self._carry(tp, list(records))
+            self._carry(tp, records)
             return
-        self._fill(batch, tp, list(records))
+        self._fill(batch, tp, records)
 
     def _fill(self, batch: Batch, tp: TopicPartition, records: list[KafkaMessage]) -> None:
         """Extend ``batch`` with the longest prefix of ``records`` within its room and its
@@ -77,7 +78,11 @@ class Carry:
             self._carry(tp, records[len(head) :])
 
     def _carry(self, tp: TopicPartition, records: list[KafkaMessage]) -> None:
-        self._records.setdefault(tp, []).extend(records)
+        held = self._records.get(tp)
+        if held is None:
+            self._records[tp] = records  # handed over: kept as it is
+        else:
+            held.extend(records)
         self._bytes[tp] = self._bytes.get(tp, 0) + payload_bytes(records)
 
     def held_per_lane(self, lanes: int) -> list[tuple[int, int]]:

@@ -102,6 +102,7 @@ class PipelineRunner:
             rebalance_timeout_ms=ingest.max_poll_interval_ms,
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_partition_fetch_bytes=MAX_PARTITION_FETCH_BYTES,
+            check_crcs=ingest.check_crcs,
             **self.settings.kafka.client_options(),
         )
 

@@ -47,11 +47,15 @@ class SampleWindow:
         """The oldest sample time kept at ``now``."""
         return now - self.retention
 
+    def latest_kept(self, now: datetime) -> datetime:
+        """The latest sample time kept at ``now``."""
+        return now + self.horizon
+
     def place(self, recorded_at: datetime, now: datetime) -> SampleTime:
         """Where ``recorded_at`` falls at ``now``."""
-        if recorded_at < now - self.retention:
+        if recorded_at < self.oldest_kept(now):
             return SampleTime.EXPIRED
-        if recorded_at > now + self.horizon:
+        if recorded_at > self.latest_kept(now):
             return SampleTime.BEYOND_HORIZON
         return SampleTime.KEPT
 

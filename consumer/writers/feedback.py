@@ -9,17 +9,17 @@ import asyncpg
 
 from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
 from consumer.writers.reduce import write_winners
-from consumer.writers.staging import STAGING_TABLES, stage
+from consumer.writers.staging import MICROSECOND, PG_EPOCH, STAGING_TABLES, from_micros, stage
 from schemas.topics import Stream
 
 STAGED = STAGING_TABLES[Stream.FEEDBACK]
 
-MERGE = """
+MERGE = f"""
 WITH merged AS (
   INSERT INTO insight_feedback AS f
     (insight_id, user_id, rating, comment, flags, submitted_at, event_id, updated_at)
-  SELECT insight_id, user_id, rating, comment, string_to_array(flags, ','), submitted_at, event_id,
-         now()
+  SELECT insight_id, user_id, rating, comment, string_to_array(flags, ','),
+         {from_micros("submitted_at")}, event_id, now()
   FROM stage_insight_feedback ORDER BY insight_id, user_id
   ON CONFLICT (insight_id, user_id) DO UPDATE SET
     rating = excluded.rating,
@@ -36,9 +36,10 @@ SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) AS written FROM me
 """Counted in the database: one reply row per batch, not one per row written."""
 
 
-def precedence(item: Decoded) -> tuple[Any, Any]:
-    """Newer event time wins; equal times are ordered by event id."""
-    return item.event.time, item.event.id
+def precedence(item: Decoded) -> tuple[Any, int]:
+    """Newer event time wins; equal times are ordered by event id (its integer orders as
+    the ``UUID`` and PostgreSQL's ``uuid`` do, and compares in C)."""
+    return item.event.time, item.event.id.int
 
 
 def entity(item: Decoded) -> tuple[str, str]:
@@ -48,24 +49,26 @@ def entity(item: Decoded) -> tuple[str, str]:
 def to_row(item: Decoded) -> tuple[Any, ...]:
     """The staged row. Flags travel as one comma-joined text, split back into the array by
     the merge: a flag is one of a few fixed words without a comma, and COPY encodes a text
-    in a fraction of the time it takes for a ``text[]`` (about 1 microsecond per row)."""
-    data = item.event.data
+    in a fraction of the time it takes for a ``text[]`` (about 1 microsecond per row).
+    The time travels as ``MICROS`` (about 0.55 microseconds less per row)."""
+    event = item.event
+    data = event.data
+    flags = data.flags
     return (
         data.insight_id,
         data.user_id,
         data.rating,
         data.comment,
-        ",".join(data.flags),
-        item.event.time,
-        item.event.id,
+        ",".join(flags) if flags else "",
+        (event.time - PG_EPOCH) // MICROSECOND,
+        event.id,
     )
 
 
 async def _merge(
     conn: asyncpg.Connection, items: Sequence[Decoded], savepoint: str
 ) -> tuple[int, int, int]:
-    rows = [to_row(item) for item in items]
-    await stage(conn, STAGED, rows, savepoint=savepoint)
+    await stage(conn, STAGED, list(map(to_row, items)), savepoint=savepoint)
     inserted, written = await conn.fetchrow(MERGE)
     return inserted, written - inserted, len(items) - written
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter, lt
 from typing import Any
 from uuid import UUID
 
@@ -84,7 +85,15 @@ class JobRow:
     completed_at: datetime | None
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, column) for column in COLUMNS)
+        """The row's values in ``COLUMNS`` order (the fields' own order)."""
+        return _VALUES(self)
+
+    def copy(self) -> JobRow:
+        return JobRow(*_VALUES(self))
+
+
+_VALUES = attrgetter(*COLUMNS)
+"""A ``JobRow``'s values as a tuple, read in C."""
 
 
 @dataclass(slots=True)
@@ -98,8 +107,13 @@ class JobFold:
     rejected: list[tuple[Decoded, ApplyRejected]] = field(default_factory=list)
 
 
-def _order(item: Decoded) -> tuple[int, UUID]:
-    return item.event.data.sequence, item.event.id
+JobKey = int
+"""A job's id as its 128-bit integer (``UUID.int``): hashed and compared in C, where a
+``UUID`` hashes and compares in Python. It orders as the ``UUID`` and PostgreSQL's
+``uuid`` do (both compare the 16 bytes, most significant first)."""
+
+_ORDER = attrgetter("event.data.sequence", "event.id.int")
+"""The order a job's events apply in: sequence, then event id (as its integer)."""
 
 
 def _created(event: Any) -> JobRow:
@@ -124,41 +138,42 @@ def _created(event: Any) -> JobRow:
 def _step(fold: JobFold, event: Any) -> bool:
     """Apply one event to the fold's row in place: True if it changed, False if it is
     superseded; raises when the event is refused."""
-    row, data = fold.row, event.data
+    row, data, kind = fold.row, event.data, event.type
     if row is None:
-        if event.type != CREATED:
-            raise UnknownJob(f"job {data.job_id} was never created ({event.type})")
+        if kind != CREATED:
+            raise UnknownJob(f"job {data.job_id} was never created ({kind})")
         fold.row = _created(event)
         return True
-    progress = event.type == PROGRESS
+    progress = kind == PROGRESS
     if progress and not row.start_block <= data.current_block <= row.end_block:
         raise BlockOutOfRange(
             f"current_block {data.current_block} is outside "
             f"[{row.start_block}, {row.end_block}] of job {data.job_id}"
         )
-    if data.sequence <= row.sequence:
-        if progress and data.sequence > row.progress_sequence:
+    sequence = data.sequence
+    if sequence <= row.sequence:
+        if progress and sequence > row.progress_sequence:
             # older than the row but newer than its block: only the block moves
-            row.current_block, row.progress_sequence = data.current_block, data.sequence
+            row.current_block, row.progress_sequence = data.current_block, sequence
             return True
         return False
     if row.status in TERMINAL:
         raise JobAlreadyFinished(
             f"job {data.job_id} is already {row.status} at sequence {row.sequence}"
         )
-    if event.type == CREATED:
+    if kind == CREATED:
         raise JobAlreadyExists(f"job {data.job_id} already exists at sequence {row.sequence}")
-    row.sequence, row.updated_at = data.sequence, event.time
+    row.sequence, row.updated_at = sequence, event.time
     if progress:
         row.status, row.current_block, row.progress_sequence = (
             JobStatus.RUNNING,
             data.current_block,
-            data.sequence,
+            sequence,
         )
-    elif event.type == COMPLETED:
+    elif kind == COMPLETED:
         row.status, row.completed_at = JobStatus.COMPLETED, event.time
     else:
-        assert event.type == FAILED
+        assert kind == FAILED
         row.status, row.error_message = JobStatus.FAILED, data.error_message
     return True
 
@@ -166,8 +181,8 @@ def _step(fold: JobFold, event: Any) -> bool:
 def fold_job(stored: JobRow | None, items: Sequence[Decoded]) -> JobFold:
     """Apply one job's events in sequence order, each at most once (pure: ``stored`` is
     copied, never changed)."""
-    fold = JobFold(None if stored is None else replace(stored))
-    for item in sorted(items, key=_order):
+    fold = JobFold(None if stored is None else stored.copy())
+    for item in _in_order(items):
         try:
             changed = _step(fold, item.event)
         except ApplyRejected as error:
@@ -181,16 +196,28 @@ def fold_job(stored: JobRow | None, items: Sequence[Decoded]) -> JobFold:
     return fold
 
 
-def group_by_job(items: Sequence[Decoded]) -> dict[UUID, list[Decoded]]:
-    groups: dict[UUID, list[Decoded]] = defaultdict(list)
+def _in_order(items: Sequence[Decoded]) -> Sequence[Decoded]:
+    """``items`` in the order they apply in: as they are when their sequences already
+    rise strictly (the usual case: a producer emits a job's events in order), sorted
+    otherwise (equal sequences are then ordered by event id)."""
+    sequences = [item.event.data.sequence for item in items]
+    if all(map(lt, sequences, sequences[1:])):
+        return items
+    return sorted(items, key=_ORDER)
+
+
+def group_by_job(items: Sequence[Decoded]) -> dict[JobKey, list[Decoded]]:
+    """Each job's events, in arrival order, by ``JobKey``."""
+    groups: dict[JobKey, list[Decoded]] = defaultdict(list)
     for item in items:
-        groups[item.event.data.job_id].append(item)
+        groups[item.event.data.job_id.int].append(item)
     return groups
 
 
-async def load_jobs(conn: asyncpg.Connection, job_ids: Sequence[UUID]) -> dict[UUID, JobRow]:
-    rows = await conn.fetch(LOAD, list(job_ids))
-    return {row["job_id"]: JobRow(**dict(row)) for row in rows}
+async def load_jobs(conn: asyncpg.Connection, job_ids: Sequence[UUID]) -> dict[JobKey, JobRow]:
+    """The stored rows of ``job_ids``, locked for update, by ``JobKey``."""
+    rows = await conn.fetch(LOAD, job_ids)
+    return {row[0].int: JobRow(*row) for row in rows}
 
 
 async def _merge(conn: asyncpg.Connection, folds: Sequence[JobFold], savepoint: str) -> int:
@@ -203,8 +230,9 @@ async def _merge(conn: asyncpg.Connection, folds: Sequence[JobFold], savepoint: 
 async def write_jobs(conn: asyncpg.Connection, items: Sequence[Decoded]) -> WriteResult:
     """Fold every job's events over its locked row and merge the changed rows."""
     groups = group_by_job(items)
-    stored = await load_jobs(conn, sorted(groups))
-    folds = {job_id: fold_job(stored.get(job_id), groups[job_id]) for job_id in sorted(groups)}
+    keys = sorted(groups)
+    stored = await load_jobs(conn, [groups[key][0].event.data.job_id for key in keys])
+    folds = {key: fold_job(stored.get(key), groups[key]) for key in keys}
     result = WriteResult()
     for fold in folds.values():
         result.outcomes[Outcome.SUPERSEDED] += len(fold.superseded)
@@ -214,11 +242,10 @@ async def write_jobs(conn: asyncpg.Connection, items: Sequence[Decoded]) -> Writ
     refused_ids = {id(fold) for fold, _ in refused}
     for fold, error in refused:
         result.rejected.extend(DeadLetter.rejected(item, error) for item in fold.applied)
-    for fold in changed:
-        if id(fold) in refused_ids:
+    for key, fold in folds.items():
+        if not fold.changed or id(fold) in refused_ids:
             continue
-        assert fold.row is not None
-        is_new = stored.get(fold.row.job_id) is None
+        is_new = key not in stored
         result.outcomes[Outcome.INSERTED] += 1 if is_new else 0
         result.outcomes[Outcome.UPDATED] += len(fold.applied) - (1 if is_new else 0)
     return result

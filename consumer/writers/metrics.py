@@ -5,7 +5,7 @@ expired one is counted, one past the future horizon is dead-lettered at ``valida
 
 Every batch is COPYed into a session-private staging table. The usual batch holds only
 new events: one statement appends them to ``system_metrics`` and adds their sums to the
-rollups, all read straight from the staged rows (PostgreSQL does the summing, off the
+rollups, all read from the staged rows (PostgreSQL does the summing, off the
 consumer's CPU). When that statement meets an event already stored (a replay), an event
 twice in the batch, or a row PostgreSQL refuses, it is rolled back to its savepoint and
 the batch takes the general path: insert what is new, and roll up only what was really
@@ -27,7 +27,13 @@ from consumer.outcomes import DeadLetter, Decoded, Outcome, WriteResult
 from consumer.settings import MetricsRetentionSettings
 from consumer.vocabulary import Stage
 from consumer.writers.reduce import write_winners
-from consumer.writers.staging import STAGING_TABLES, stage
+from consumer.writers.staging import (
+    MICROSECOND,
+    PG_EPOCH,
+    STAGING_TABLES,
+    from_micros,
+    stage,
+)
 from schemas.topics import Stream
 
 STAGED = STAGING_TABLES[Stream.METRICS]
@@ -82,11 +88,20 @@ def _merge_cells(name: str, table: str, select: str) -> str:
 )"""
 
 
+STAGED_SAMPLES = f"""
+staged AS (
+  SELECT event_id, service_name, metric_type, value, unit,
+         {from_micros("recorded_at")} AS recorded_at
+  FROM stage_system_metrics
+)"""
+"""The staged samples with their times (staged as ``MICROS``)."""
+
 MERGE = f"""
-WITH inserted AS (
+WITH {STAGED_SAMPLES},
+inserted AS (
   INSERT INTO system_metrics (event_id, service_name, metric_type, value, unit, recorded_at)
   SELECT event_id, service_name, metric_type, value, unit, recorded_at
-  FROM stage_system_metrics ORDER BY recorded_at, event_id
+  FROM staged ORDER BY recorded_at, event_id
   ON CONFLICT (recorded_at, event_id) DO NOTHING
   RETURNING service_name, metric_type, unit, value, recorded_at
 ),{_rollups("inserted")}
@@ -95,10 +110,11 @@ SELECT count(*) FROM inserted
 """The general case: insert what is new, and roll up only what was really inserted."""
 
 APPEND = f"""
-WITH appended AS (
+WITH {STAGED_SAMPLES},
+appended AS (
   INSERT INTO system_metrics (event_id, service_name, metric_type, value, unit, recorded_at)
-  SELECT event_id, service_name, metric_type, value, unit, recorded_at FROM stage_system_metrics
-),{_rollups("stage_system_metrics")}
+  SELECT event_id, service_name, metric_type, value, unit, recorded_at FROM staged
+),{_rollups("staged")}
 SELECT 1
 """
 """The usual case: every staged event is new, so it is inserted and rolled up as staged."""
@@ -130,22 +146,17 @@ def sample_key(item: Decoded) -> Hashable:
 
 
 def to_row(item: Decoded) -> tuple[Any, ...]:
-    data = item.event.data
-    return (
-        item.event.id,
-        data.service_name,
-        data.metric_type,
-        data.value,
-        data.unit,
-        item.event.time,
-    )
+    """The staged row of a sample, in ``STAGED.columns`` order, its time as ``MICROS``."""
+    event = item.event
+    data = event.data
+    micros = (event.time - PG_EPOCH) // MICROSECOND
+    return (event.id, data.service_name, data.metric_type, data.value, data.unit, micros)
 
 
 async def _merge(
     conn: asyncpg.Connection, items: Sequence[Decoded], savepoint: str
 ) -> tuple[int, int]:
-    rows = [to_row(item) for item in items]
-    await stage(conn, STAGED, rows, savepoint=savepoint)
+    await stage(conn, STAGED, list(map(to_row, items)), savepoint=savepoint)
     inserted: int = await conn.fetchval(MERGE)
     return inserted, len(items)
 
@@ -157,16 +168,17 @@ def split_by_window(
     items: Sequence[Decoded], window: SampleWindow, now: datetime
 ) -> tuple[list[Decoded], int, list[DeadLetter]]:
     """The samples to write, how many expired, and the dead letters of those too far ahead."""
-    kept: list[Decoded] = []
+    oldest, latest = window.oldest_kept(now), window.latest_kept(now)
+    kept = [item for item in items if oldest <= item.event.time <= latest]
+    if len(kept) == len(items):
+        return kept, 0, []
     expired = 0
     refused: list[DeadLetter] = []
     for item in items:
         place = window.place(item.event.time, now)
-        if place is SampleTime.KEPT:
-            kept.append(item)
-        elif place is SampleTime.EXPIRED:
+        if place is SampleTime.EXPIRED:
             expired += 1
-        else:
+        elif place is SampleTime.BEYOND_HORIZON:
             refused.append(_beyond_horizon(item, window, now))
     return kept, expired, refused
 
@@ -198,7 +210,7 @@ async def write_metrics(
     result = WriteResult()
     result.outcomes[Outcome.EXPIRED] += expired
     result.rejected.extend(refused)
-    if kept and await _append_all(conn, [to_row(item) for item in kept]):
+    if kept and await _append_all(conn, list(map(to_row, kept))):
         result.outcomes[Outcome.INSERTED] += len(kept)
         return result
     reduced = await write_winners(conn, kept, sample_key, None, _merge)

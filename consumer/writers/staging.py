@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -15,6 +16,25 @@ from consumer.db.tables import backfill_jobs, insight_feedback, system_metrics
 from schemas.topics import Stream
 
 _POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
+
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+MICROS = "bigint"
+"""How the metrics and feedback writers stage an event time: ``(time - PG_EPOCH) //
+MICROSECOND``, the microseconds since PostgreSQL's own epoch. asyncpg's ``COPY`` encodes
+a ``datetime`` in about 0.85 us and a ``bigint`` in about 0.05 us; the subtraction costs
+about 0.26 us, and the merge turns the number back into the time (``from_micros``)."""
+
+
+def from_micros(column: str) -> str:
+    """SQL: the ``timestamptz`` that a staged ``MICROS`` column stands for. Exact over the
+    years 1 to 9999 and in any session time zone: whole seconds and the microseconds
+    left are multiplied into intervals apart, so each product is exact in the double
+    precision ``interval * number`` uses, and intervals of seconds know no calendar."""
+    return (
+        f"(timestamptz '2000-01-01 00:00:00+00' + ({column} / 1000000) * interval '1 second'"
+        f" + ({column} % 1000000) * interval '1 microsecond')"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +65,13 @@ STAGING_TABLES: dict[Stream, StagingTable] = {
     Stream.FEEDBACK: StagingTable(
         insight_feedback,
         ("insight_id", "user_id", "rating", "comment", "flags", "submitted_at", "event_id"),
-        staged_as={"flags": "text"},  # comma-joined: see consumer.writers.feedback.to_row
+        # flags comma-joined: see consumer.writers.feedback.to_row
+        staged_as={"flags": "text", "submitted_at": MICROS},
     ),
     Stream.METRICS: StagingTable(
         system_metrics,
         ("event_id", "service_name", "metric_type", "value", "unit", "recorded_at"),
+        staged_as={"recorded_at": MICROS},
     ),
 }
 """The staging table of each pipeline: the columns its writer stages, in COPY order."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -121,3 +122,41 @@ async def test_any_permutation_with_duplicates_converges_to_the_in_order_state(
     in_order = await _apply(writer_pool, kind, [[e] for e in ALL[kind]])
     batches = data.draw(shuffled_batches(kind))
     assert await _apply(writer_pool, kind, batches) == in_order
+
+
+EDGE_TIMES = [
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+]
+"""Event times at the ends of the contract's range and on either side of 2000-01-01, the
+origin of the microseconds the writers stage times as."""
+
+
+async def test_event_times_are_stored_as_the_same_instant_whatever_the_session_time_zone(
+    writer_pool: asyncpg.Pool,
+) -> None:
+    """Feedback times across the whole range, and metric samples with odd microseconds
+    through both of the metrics writer's paths, are stored to the microsecond, with the
+    session in a time zone far from UTC."""
+    await writer_pool.execute(f"TRUNCATE {', '.join(TABLES)}")
+    now = datetime.now(UTC)
+    samples = [now - timedelta(hours=h, microseconds=7 * h + 1) for h in range(3)]
+    metrics = [ev.metric("svc", "cpu", 1.0, at=t) for t in samples]
+    async with writer_pool.acquire() as conn:
+        await conn.execute("SET TimeZone = 'Pacific/Chatham'")
+        try:
+            feedback = [ev.feedback("ins", f"u{i}", 3, at=t) for i, t in enumerate(EDGE_TIMES)]
+            for writer, events in ((write_feedback, feedback), (write_metrics, metrics)):
+                async with conn.transaction():
+                    await writer(conn, _decoded(events))
+            async with conn.transaction():  # replayed with one more: the general path
+                later = [*metrics, ev.metric("svc", "cpu", 2.0, at=now)]
+                await write_metrics(conn, _decoded(later))
+            stored = await conn.fetch("SELECT submitted_at FROM insight_feedback ORDER BY 1")
+            recorded = await conn.fetch("SELECT recorded_at FROM system_metrics ORDER BY 1")
+        finally:
+            await conn.execute("RESET TimeZone")
+    assert [row[0] for row in stored] == EDGE_TIMES
+    assert [row[0] for row in recorded] == sorted([*samples, now])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from consumer.batching import Batch, BatchLimits
-from consumer.coordinates import Record, RecordId, TopicPartition
+from consumer.coordinates import KafkaMessage, Record, RecordId, TopicPartition
 from consumer.engine.carry import Carry
 
 P0, P1, P2 = (TopicPartition("t", p) for p in range(3))
 
 
-def records(tp: TopicPartition, first: int, count: int, size: int = 1) -> list[Record]:
+def records(tp: TopicPartition, first: int, count: int, size: int = 1) -> list[KafkaMessage]:
     """``count`` records of ``size`` payload bytes (a one-byte key and the value)."""
     return [
         Record(RecordId(tp.topic, tp.partition, offset), b"k", b"v" * (size - 1), (), 1)

@@ -113,3 +113,18 @@ def test_a_rebalance_trims_the_decoded_batch_without_decoding_again(
     other = work.owned({P1: 8})
     assert not other.decoded
     assert [d.record.id.offset for d in other.dead] == [8]
+
+
+async def test_a_batch_is_decoded_in_slices_whole_and_in_order() -> None:
+    """The decode that yields to the event loop reads every record of every partition
+    once, in the batch's order, whatever the slice boundaries."""
+    count = decoding.DECODE_SLICE + 3
+    batch = Batch(BatchLimits(10_000, 10**9, 60))
+    batch.extend(P0, [record(ev.metric("a", "b", float(i)), i, 0) for i in range(count)])
+    batch.extend(P1, [record(b"{", 0, 1), record(ev.metric("a", "b", 1.0), 1, 1)])
+    work = await decoding.decode_batch_yielding(batch, REGISTRY.accepts(Stream.METRICS), 10_000)
+    assert [(d.record.partition, d.record.offset) for d in work.decoded] == [
+        *((0, offset) for offset in range(count)),
+        (1, 1),
+    ]
+    assert [d.record.id for d in work.dead] == [("t", 1, 0)]

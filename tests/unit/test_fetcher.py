@@ -11,7 +11,7 @@ import pytest
 from aiokafka import TopicPartition as KafkaTopicPartition
 
 from consumer.batching import Batch, BatchLimits
-from consumer.coordinates import Record, RecordId, TopicPartition
+from consumer.coordinates import KafkaMessage, Record, RecordId, TopicPartition
 from consumer.engine import lane_pool
 from consumer.engine.carry import Carry
 from consumer.engine.fetcher import Fetcher
@@ -25,7 +25,7 @@ LANES = 3
 P0, P1, P2 = (TopicPartition("t", p) for p in range(LANES))
 
 
-def records(tp: TopicPartition, first: int, count: int) -> list[Record]:
+def records(tp: TopicPartition, first: int, count: int) -> list[KafkaMessage]:
     return [
         Record(RecordId(tp.topic, tp.partition, offset), b"k", b"v", (), 0)
         for offset in range(first, first + count)
@@ -36,13 +36,13 @@ class FakeClient:
     """Answers each ``getmany`` with the next canned fetch, keeping only the partitions
     asked for; records what it was asked."""
 
-    def __init__(self, *fetches: dict[TopicPartition, list[Record]]) -> None:
+    def __init__(self, *fetches: dict[TopicPartition, list[KafkaMessage]]) -> None:
         self._fetches = list(fetches)
         self.asked: list[tuple[set[int], int]] = []
 
     async def getmany(
         self, *partitions: KafkaTopicPartition, timeout_ms: int = 0, max_records: int = 0
-    ) -> dict[KafkaTopicPartition, list[Record]]:
+    ) -> dict[KafkaTopicPartition, list[KafkaMessage]]:
         self.asked.append(({p.partition for p in partitions}, max_records))
         fetched = self._fetches.pop(0) if self._fetches else {}
         wanted = {p.partition for p in partitions}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import fields
 
 from consumer.errors import BlockOutOfRange, JobAlreadyFinished, UnknownJob
-from consumer.writers.jobs import fold_job
+from consumer.writers.jobs import COLUMNS, JobRow, fold_job, group_by_job
 from tests.support import events as ev
 from tests.unit.helpers import decoded
 
@@ -79,3 +80,23 @@ def test_completion_records_its_time() -> None:
     )
     assert fold.row is not None
     assert (fold.row.created_at, fold.row.completed_at) == (ev.at(0), ev.at(60))
+
+
+def test_jobs_are_grouped_and_ordered_as_their_uuids_are() -> None:
+    """Rows are merged in ``job_id`` order (no deadlock between consumers): the integer
+    keys sort as the UUIDs themselves, and as PostgreSQL orders ``uuid``."""
+    jobs = [str(uuid.uuid4()) for _ in range(50)]
+    items = decoded([ev.job_created(job) for job in jobs] + [ev.job_progress(jobs[0], 1, 1)])
+    groups = group_by_job(items)
+    assert [groups[key][0].event.data.job_id for key in sorted(groups)] == sorted(
+        uuid.UUID(job) for job in jobs
+    )
+    assert len(groups[uuid.UUID(jobs[0]).int]) == 2
+
+
+def test_a_row_is_staged_in_the_column_order_of_the_table() -> None:
+    assert tuple(f.name for f in fields(JobRow)) == COLUMNS
+    row = fold_job(None, decoded([ev.job_created(JOB)])).row
+    assert row is not None
+    assert row.as_tuple() == tuple(getattr(row, column) for column in COLUMNS)
+    assert row.copy() == row and row.copy() is not row

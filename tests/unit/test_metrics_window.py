@@ -47,3 +47,16 @@ def test_a_batch_splits_into_kept_expired_and_refused_at_validate() -> None:
         (2, "validate", BEYOND_HORIZON_REASON)
     ]
     assert "UTXOIQ_METRICS_FUTURE_HORIZON_DAYS" in refused[0].message
+
+
+def test_a_batch_keeps_samples_at_both_edges_of_the_window() -> None:
+    oldest, latest = WINDOW.oldest_kept(NOW), WINDOW.latest_kept(NOW)
+    edge = timedelta(microseconds=1)
+    times = [oldest, oldest - edge, latest, latest + edge]
+    items = [_decoded(moment, offset) for offset, moment in enumerate(times)]
+
+    kept, expired, refused = split_by_window(items, WINDOW, NOW)
+
+    assert [item.record.offset for item in kept] == [0, 2]
+    assert expired == 1
+    assert [d.record.id.offset for d in refused] == [3]
