@@ -25,15 +25,19 @@ DEFAULT_EVENTS = {Stream.METRICS: 200_000, Stream.FEEDBACK: 100_000}
 SUFFIXES = {"k": 1_000, "m": 1_000_000}
 
 
+def parse_count(text: str, option: str) -> int:
+    """``5M``, ``500k``, ``5_000_000``: a row count."""
+    part = text.strip().lower().replace("_", "")
+    scale = SUFFIXES.get(part[-1:], 1)
+    digits = part[:-1] if scale > 1 else part
+    if not digits.isdigit():
+        raise ValueError(f"{option}: {text.strip()!r} is not a row count (e.g. 0,10M,50M)")
+    return int(digits) * scale
+
+
 def parse_levels(text: str) -> list[int]:
     """``0,10M,50000000``: ascending row counts (``k`` and ``M`` allowed)."""
-    levels = []
-    for part in (p.strip().lower().replace("_", "") for p in text.split(",")):
-        scale = SUFFIXES.get(part[-1:], 1)
-        digits = part[:-1] if scale > 1 else part
-        if not digits.isdigit():
-            raise ValueError(f"--rows: {part!r} is not a row count (e.g. 0,10M,50M)")
-        levels.append(int(digits) * scale)
+    levels = [parse_count(part, "--rows") for part in text.split(",")]
     if any(b <= a for a, b in pairwise(levels)):
         raise ValueError("--rows: the levels must ascend (rows are only ever added)")
     return levels
@@ -68,8 +72,8 @@ def curve(
         help="Events per drain (default: 200,000 metrics, 100,000 feedback).",
     ),
     repeat: int = typer.Option(3, "--repeat", min=1, max=15, help="Drains per step and kind."),
-    drop_day: int = typer.Option(
-        0, "--drop-day", min=0, metavar="N",
+    drop_day: str = typer.Option(
+        "0", "--drop-day", metavar="N",
         help="Then drop a day of N samples while a drain runs (metrics).",
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the generated events."),
@@ -94,15 +98,16 @@ def curve(
         fail(f"--pipeline: {pipeline!r}: the curve is for metrics or feedback", EXIT_USAGE)
     try:
         levels = parse_levels(rows)
+        drop_rows = parse_count(drop_day, "--drop-day")
         kinds = parse_times(
             times or ("live,backfill" if stream is Stream.METRICS else "live"), stream
         )
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
-    if drop_day and stream is not Stream.METRICS:
+    if drop_rows and stream is not Stream.METRICS:
         fail("--drop-day applies to metrics only", EXIT_USAGE)
     options = CurveOptions(
-        stream, levels, kinds, events or DEFAULT_EVENTS[stream], repeat, output, seed, drop_day
+        stream, levels, kinds, events or DEFAULT_EVENTS[stream], repeat, output, seed, drop_rows
     )
     console = Console(stderr=True)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)

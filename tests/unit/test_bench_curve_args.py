@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from consumer.bench.workload import MetricTimes
-from consumer.cli.bench_curve import parse_levels, parse_times
+from consumer.cli.bench_curve import parse_count, parse_levels, parse_times
 from schemas.topics import Stream
 
 
 def test_levels_take_counts_with_thousands_and_millions() -> None:
     assert parse_levels("0, 10M,50_000_000,60m") == [0, 10_000_000, 50_000_000, 60_000_000]
     assert parse_levels("500k") == [500_000]
+    assert parse_count("5M", "--drop-day") == 5_000_000
 
 
 @pytest.mark.parametrize(
