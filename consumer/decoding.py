@@ -39,7 +39,10 @@ from schemas.struct_codec import struct_decoder
 
 DECODE_SLICE = 256
 """Records decoded between two yields to the event loop, so a write in flight is not
-kept waiting on its database replies for more than a millisecond or two."""
+kept waiting on its database replies for more than a millisecond or two. Decoding a
+whole batch at once instead, p99 event age at half rate was 614 ms for metrics against
+127-340 ms, and 700 ms for jobs against 96-296 ms (``utxoiq bench --repeat 3``, one run
+without against three with, interleaved; CPU per event unchanged)."""
 
 
 def _read(

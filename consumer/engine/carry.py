@@ -1,15 +1,11 @@
-"""Records fetched for a write lane while it was busy, kept for its next batch.
+"""Records fetched for a write lane beyond its batch's limits, kept for its next batch.
 
-The Kafka client fetches a partition again only once the records it holds for it are
-taken. Records of a lane that is writing, left with the client, would keep their
-partition from being fetched until that lane's next batch, and what the broker received
-meanwhile would wait a whole write more. So each gather takes what the client holds for
-every lane, and what is not its own lane's is carried here.
-
-Per partition, carried records come before anything fetched later: a batch takes the
-carried ones first, and a fetch for a partition that still has some carried is added
-behind them, so records reach batches in offset order. A batch takes carried records
-only as far as its record and byte limits allow.
+A poll asks the client for as many records as the batch has room for, but a batch also
+has a byte limit, and a fetch may hold more than the batch's room when the client's
+buffer had them already. What does not fit is kept here, per partition, and the lane's
+next gather takes it first, so records reach batches in offset order: a fetch for a
+partition that still has some carried is added behind them. A batch takes carried
+records only as far as its record and byte limits allow.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from itertools import accumulate
 
 from consumer.batching import Batch
 from consumer.coordinates import KafkaMessage, TopicPartition, message_bytes, payload_bytes
-from consumer.engine.lanes import lane_of
 
 
 class Carry:
@@ -84,15 +79,6 @@ class Carry:
         else:
             held.extend(records)
         self._bytes[tp] = self._bytes.get(tp, 0) + payload_bytes(records)
-
-    def held_per_lane(self, lanes: int) -> list[tuple[int, int]]:
-        """Records and bytes carried for each lane (partition number modulo lanes)."""
-        held = [(0, 0)] * lanes
-        for tp, records in self._records.items():
-            lane = lane_of(tp.partition, lanes)
-            count, size = held[lane]
-            held[lane] = (count + len(records), size + self._bytes.get(tp, 0))
-        return held
 
     def drop(self, tp: TopicPartition) -> None:
         """Forget ``tp``'s records: it is revoked, or about to be sought."""

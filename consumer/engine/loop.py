@@ -59,8 +59,8 @@ class PipelineRunner:
         self._pulse = parts.pulse
         self._table = table = parts.table
         self._mirror = parts.mirror
-        self._lanes = LanePool(ingest.write_lanes, table, table.carry, parts.pulse)
-        self._fetcher = Fetcher(table, self.limits, ingest.write_lanes, self._lanes.free)
+        self._lanes = LanePool(ingest.write_lanes, table, parts.pulse)
+        self._fetcher = Fetcher(table, self.limits, ingest.write_lanes)
         self._writer = LaneWriter(pipeline, ingest, pool, publisher, parts)
         self._seeker = Seeker(parts, pool, pipeline.group, pipeline.topic, ingest.async_commit)
         self._audit = PositionAudit(table, pool, pipeline.group, parts.log)
@@ -140,7 +140,6 @@ class PipelineRunner:
             batch = await self._fetcher.gather(consumer, stop, lane)
             if batch is None:
                 continue
-            lanes.found(lane, bool(batch))
             if not batch:
                 await self._audit_when_idle()
                 continue

@@ -1,10 +1,9 @@
-"""Gathering and lane choice against a fake Kafka client: what a gather takes, what it
-carries for the other lanes, what it drops, and which lane goes next."""
+"""Gathering and lane choice against a fake Kafka client: what a gather asks for and
+takes, what it carries beyond its limits, what it drops, and which lane goes next."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -59,10 +58,8 @@ def table(positions: dict[TopicPartition, int | None]) -> PartitionTable:
     return held
 
 
-def fetcher(
-    held: PartitionTable, max_records: int = 100, free: Sequence[int] = range(LANES)
-) -> Fetcher:
-    return Fetcher(held, BatchLimits(max_records, 10**9, 0.0), LANES, lambda lane: lane in free)
+def fetcher(held: PartitionTable, max_records: int = 100) -> Fetcher:
+    return Fetcher(held, BatchLimits(max_records, 10**9, 0.0), LANES)
 
 
 def empty_batch() -> Batch:
@@ -73,15 +70,24 @@ def offsets(got: Any, tp: TopicPartition) -> list[int]:
     return [r.offset for r in got.parts.get(tp, [])]
 
 
-async def test_a_gather_keeps_its_lanes_records_and_carries_the_others() -> None:
+async def test_a_gather_asks_only_for_its_lanes_partitions_as_many_as_it_has_room_for() -> None:
     held = table({P0: 0, P1: 0, P2: 0})
     client = FakeClient({P0: records(P0, 0, 3), P1: records(P1, 0, 2)})
-    gathering = fetcher(held)
-    batch = await gathering.gather(client, asyncio.Event(), lane=0)
+    batch = await fetcher(held, max_records=10).gather(client, asyncio.Event(), lane=0)
     assert batch is not None and offsets(batch, P0) == [0, 1, 2] and P1 not in batch.parts
-    assert client.asked[0][0] == {0, 1, 2}  # the other lanes' partitions are taken too
-    later = await gathering.gather(FakeClient(), asyncio.Event(), lane=1)
-    assert later is not None and offsets(later, P1) == [0, 1]
+    assert client.asked[0] == ({0}, 10)  # the other lanes' records wait in the client
+    assert not held.carry
+
+
+async def test_what_a_batch_has_no_room_for_comes_first_in_the_lanes_next_batch() -> None:
+    held = table({P0: 0, P1: 0, P2: 0})
+    gathering = fetcher(held, max_records=2)
+    first = await gathering.gather(FakeClient({P0: records(P0, 0, 3)}), asyncio.Event(), 0)
+    assert first is not None and offsets(first, P0) == [0, 1]
+    client = FakeClient({P0: records(P0, 3, 1)})
+    second = await gathering.gather(client, asyncio.Event(), 0)
+    assert second is not None and offsets(second, P0) == [2, 3]
+    assert client.asked == [({0}, 1)]
 
 
 async def test_records_below_the_stored_position_are_dropped_once_for_all() -> None:
@@ -91,37 +97,16 @@ async def test_records_below_the_stored_position_are_dropped_once_for_all() -> N
     assert batch is not None and offsets(batch, P0) == [5, 6]
 
 
-def test_a_lane_carrying_a_batch_is_not_fetched_for_and_the_budget_caps_the_carry() -> None:
+async def test_the_next_lane_is_a_free_one_in_turn() -> None:
     held = table({P0: 0, P1: 0, P2: 0})
-    gathering = fetcher(held, max_records=10)
-    gathering.carry.route(empty_batch(), P1, records(P1, 0, 10), mine={P0})
-    gathering.carry.route(empty_batch(), P2, records(P2, 0, 4), mine={P0})
-    fetching, budget = gathering.fetchable([KafkaTopicPartition("t", 0)], empty_batch())
-    assert {p.partition for p in fetching} == {0, 2}
-    assert budget == 10 + (10 - 4)
-
-
-def test_another_lane_with_carried_records_is_ready_only_when_free() -> None:
-    held = table({P0: 0, P1: 0, P2: 0})
-    busy = fetcher(held, free=[0])
-    busy.carry.route(empty_batch(), P1, records(P1, 0, 1), mine={P0})
-    mine = [KafkaTopicPartition("t", 0)]
-    assert not busy.another_lane_ready(mine)
-    free = fetcher(held, free=[0, 1])
-    free.carry.route(empty_batch(), P1, records(P1, 0, 1), mine={P0})
-    assert free.another_lane_ready(mine)
-
-
-async def test_the_next_lane_is_a_free_one_with_carried_records_then_one_not_dry() -> None:
-    held = table({P0: 0, P1: 0, P2: 0})
-    lanes = LanePool(LANES, held, held.carry, Pulse())
+    lanes = LanePool(LANES, held, Pulse())
     stop = asyncio.Event()
     assert await lanes.next_lane(0, stop) == 1  # in turn after the last
-    lanes.found(1, anything=False)
-    lanes.found(2, anything=False)
-    assert await lanes.next_lane(0, stop) == 0  # dry lanes last
-    held.carry.route(empty_batch(), P2, records(P2, 0, 1), mine={P0})
-    assert await lanes.next_lane(0, stop) == 2  # records waiting first
+    done = asyncio.Event()
+    lanes.start(1, done.wait())
+    assert await lanes.next_lane(0, stop) == 2  # not the lane still writing
+    done.set()
+    await lanes.wait_for_all()
 
 
 class PausingClient:
@@ -158,7 +143,7 @@ async def test_a_lane_waited_for_past_patience_is_waited_for_polling_with_all_pa
     polled = asyncio.Event()
     held = table({P0: 0, P1: 0, P2: 0})
     client = held.consumer = PausingClient(polled)
-    lanes = LanePool(LANES, held, held.carry, Pulse())
+    lanes = LanePool(LANES, held, Pulse())
 
     async def slow_write() -> None:
         await polled.wait()  # finishes only once the loop has polled meanwhile
