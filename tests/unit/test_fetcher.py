@@ -103,7 +103,11 @@ async def test_the_next_lane_is_a_free_one_in_turn() -> None:
     stop = asyncio.Event()
     assert await lanes.next_lane(0, stop) == 1  # in turn after the last
     done = asyncio.Event()
-    lanes.start(1, done.wait())
+
+    async def write() -> None:
+        await done.wait()
+
+    lanes.start(1, write())
     assert await lanes.next_lane(0, stop) == 2  # not the lane still writing
     done.set()
     await lanes.wait_for_all()
