@@ -15,8 +15,9 @@ lane, and putting lanes whose last gather found nothing last were measured the s
 and removed: without them CPU per event, drain / min(fetch, write) and p99 at half rate
 stayed within the base's range for every pipeline. So was gathering the other lanes'
 records too and carrying them into their next batches: without it every figure stayed
-within the range but feedback's CPU per event (14.2 us against 11.6-13.3, with its
-drain / min(fetch, write) at the top of its range, 1.11).
+within the range but CPU per event for feedback (14.2 us against 11.6-13.3, with its
+drain / min(fetch, write) at the top of its range, 1.11) and jobs (12.8 against
+8.2-12.7, with its p99 at 140 ms).
 """
 
 from __future__ import annotations
