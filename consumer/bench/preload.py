@@ -50,7 +50,10 @@ SELECT {TIME_ORDERED_ID.format(every=RANDOM_ID_EVERY)},
        random() * 1000, 'ms', at
 FROM (SELECT g, $3::timestamptz - random() * $4::interval AS at
       FROM generate_series($1::bigint, $2::bigint) AS g) AS s
+ORDER BY at
 """
+"""Each chunk in time order: its rows reach each day's indexes in key order, several
+times faster than in random order once the indexes outgrow the server's buffers."""
 
 FEEDBACK = f"""
 INSERT INTO insight_feedback (insight_id, user_id, rating, comment, flags, submitted_at,
