@@ -1,6 +1,7 @@
 """Load a realistic volume into an empty database and print the read side's query plans.
 
     DATABASE_URL=postgresql://.../scratch .venv/bin/python scripts/explain_readside.py --replace
+    DATABASE_URL=... .venv/bin/python scripts/explain_readside.py --keep SERVICE:TYPE
 
 Fills ``system_metrics`` with one million samples (rollups rebuilt from them with one
 ``INSERT ... SELECT ... GROUP BY`` each), plus jobs and feedback, straight from SQL:
@@ -10,7 +11,9 @@ up to today, each day in a partition of its own. Then it calls every
 ``EXPLAIN (ANALYZE, BUFFERS)`` for it. Last, it updates existing feedback rows with the
 consumer's own merge and prints how many of those updates were HOT and the WAL they
 wrote per row. It empties the service tables of the database it is given, so it refuses
-to run without ``--replace``.
+to run without ``--replace``. With ``--keep`` it loads nothing and prints only the
+metrics reads of one series over the database as it is (for example the benchmark's
+after ``utxoiq bench curve``).
 """
 
 from __future__ import annotations
@@ -171,24 +174,36 @@ async def explain_all(engine: AsyncEngine) -> None:
     since, until = T0 + timedelta(days=3), T0 + timedelta(days=4)
     await show("list_feedback(since=, until=)", lambda: db.list_feedback(since=since, until=until))
     await show("list_feedback()", lambda: db.list_feedback())
+    await explain_metrics(engine, captured, "svc-1", "type-2")
+
+
+async def explain_metrics(
+    engine: AsyncEngine, captured: Captured, service: str, metric_type: str
+) -> None:
+    """The plans of the metrics reads of one series over the last ``DAYS`` days."""
+    db = DatabaseService(engine=engine)
+
+    async def show(name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        return await explain(engine, captured, name, call)
+
     start, end = T0 + timedelta(days=10, hours=5, minutes=17), T0 + timedelta(days=11)
     await show(
         "get_metrics(one series, 19 h, limit 1000)",
-        lambda: db.get_metrics("svc-1", "type-2", start, end, limit=1000),
+        lambda: db.get_metrics(service, metric_type, start, end, limit=1000),
     )
     await show(
         "get_metrics(one series, 90 days, limit 1000)",
-        lambda: db.get_metrics("svc-1", "type-2", T0, T0 + timedelta(days=DAYS), limit=1000),
+        lambda: db.get_metrics(service, metric_type, T0, T0 + timedelta(days=DAYS), limit=1000),
     )
     start, end = T0 + timedelta(hours=7, minutes=30), T0 + timedelta(days=89, hours=18)
     await show(
         "aggregate_metrics(day, ~89 days, partial head and tail)",
-        lambda: db.aggregate_metrics("svc-1", "type-2", start, end, "day"),
+        lambda: db.aggregate_metrics(service, metric_type, start, end, "day"),
     )
-    start, end = T0 + timedelta(days=20, minutes=10), T0 + timedelta(days=27, minutes=50)
+    start, end = T0 + timedelta(days=80, minutes=10), T0 + timedelta(days=87, minutes=50)
     await show(
         "aggregate_metrics(hour, 7 days, partial head and tail)",
-        lambda: db.aggregate_metrics("svc-1", "type-2", start, end, "hour"),
+        lambda: db.aggregate_metrics(service, metric_type, start, end, "hour"),
     )
 
 
@@ -242,10 +257,23 @@ async def main() -> None:
     parser.add_argument("--jobs", type=int, default=200_000)
     parser.add_argument("--feedback", type=int, default=500_000)
     parser.add_argument("--insights", type=int, default=20_000)
+    parser.add_argument(
+        "--keep",
+        metavar="SERVICE:TYPE",
+        help="load nothing: the metrics reads of this series over the data as it is",
+    )
     args = parser.parse_args()
+    database = DatabaseSettings()
+    if args.keep:
+        service, _, metric_type = args.keep.partition(":")
+        engine = create_engine(database, ReadSideSettings())
+        try:
+            await explain_metrics(engine, Captured(engine), service, metric_type)
+        finally:
+            await engine.dispose()
+        return
     if not args.replace:
         parser.error("this empties the service tables of DATABASE_URL: pass --replace")
-    database = DatabaseSettings()
     began = time.perf_counter()
     await load(database.dsn, args.metrics, args.jobs, args.feedback, args.insights)
     engine = create_engine(database, ReadSideSettings())
