@@ -19,17 +19,28 @@ import asyncpg
 
 from consumer.bench.drain import committed_batches, wait_drained
 from consumer.bench.latency import CommitWatcher
+from consumer.bench.preload import CHUNK
 from consumer.bench.process import POSITIONED
 from consumer.bench.space import Workspace, consumer_group
 from consumer.bench.stats import percentile
 from consumer.metrics.maintain import create_statements, maintain
-from consumer.metrics.partitions import day_start
+from consumer.metrics.partitions import day_start, partition_name
 from consumer.pipelines import build_pipeline
 from consumer.settings import MetricsRetentionSettings, Settings
 from schemas.topics import Stream
 
 DROP_AFTER = 1 / 3
 """The drop starts once this share of the drain's records is committed."""
+
+
+DAY_SAMPLES = """
+INSERT INTO system_metrics (event_id, service_name, metric_type, value, unit, recorded_at)
+SELECT gen_random_uuid(), 'dropped-svc-' || (g % 20), 'cpu', random(), 'ms', at
+FROM (SELECT g, $3::timestamptz + random() * interval '1 day' AS at
+      FROM generate_series($1::bigint, $2::bigint) AS g) AS s
+ORDER BY at
+"""
+"""Samples ``$1`` to ``$2`` of the day that starts at ``$3``."""
 
 
 class DropFailed(Exception):
@@ -71,15 +82,10 @@ async def drop_during_drain(
         async with conn.transaction():
             for statement in create_statements(day):
                 await conn.execute(statement)
-        await conn.execute(
-            "INSERT INTO system_metrics (event_id, service_name, metric_type, value, unit,"
-            " recorded_at) SELECT gen_random_uuid(), 'dropped-svc-' || (g % 20), 'cpu',"
-            " random(), 'ms', $2::timestamptz + random() * interval '1 day'"
-            " FROM generate_series(1, $1::bigint) AS g",
-            rows,
-            day_start(day),
-        )
-        await conn.execute("VACUUM (ANALYZE) system_metrics")
+        for first in range(1, rows + 1, CHUNK):  # each chunk within the statement timeout
+            last = min(first + CHUNK - 1, rows)
+            await conn.execute(DAY_SAMPLES, first, last, day_start(day))
+        await conn.execute(f"VACUUM (ANALYZE) {partition_name(day)}")
     stream = Stream.METRICS
     pipeline = build_pipeline(stream, settings)
     base = space.options.output / f"{space.run_id}-{stream.value}-drop"
