@@ -239,7 +239,8 @@ def render_curve(run: CurveRun, console: Console) -> None:
     if run.drop is not None:
         drop = run.drop.as_dict()
         console.print(
-            f"a day of {drop['rows']:,} samples dropped in {drop['drop_ms']:.0f} ms while "
+            f"a day of {drop['rows']:,} samples ({drop['bytes_per_row']:.0f} bytes each with "
+            f"their indexes) dropped in {drop['drop_ms']:.0f} ms while "
             f"draining: {drop['batches_during']} batches overlapped it, their write "
             f"p99 {drop['write_ms_during_p99']:.0f} ms, max {drop['write_ms_during_max']:.0f} "
             f"ms (the whole drain: p50 {drop['write_ms_p50']:.0f}, p99 "

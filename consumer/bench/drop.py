@@ -52,6 +52,8 @@ class DropDuringDrain:
     """A day's partition dropped while a drain ran."""
 
     rows: int
+    bytes_on_disk: int
+    """The day's partition with its indexes, before the drop."""
     drop_s: float
     write_ms_during: list[float]
     write_ms_all: list[float]
@@ -60,6 +62,7 @@ class DropDuringDrain:
         during, every = self.write_ms_during or [0.0], self.write_ms_all or [0.0]
         return {
             "rows": self.rows,
+            "bytes_per_row": self.bytes_on_disk / max(self.rows, 1),
             "drop_ms": self.drop_s * 1000,
             "batches_during": len(self.write_ms_during),
             "write_ms_during_max": max(during),
@@ -86,6 +89,7 @@ async def drop_during_drain(
             last = min(first + CHUNK - 1, rows)
             await conn.execute(DAY_SAMPLES, first, last, day_start(day))
         await conn.execute(f"VACUUM (ANALYZE) {partition_name(day)}")
+        size = await conn.fetchval("SELECT pg_total_relation_size($1)", partition_name(day))
     stream = Stream.METRICS
     pipeline = build_pipeline(stream, settings)
     base = space.options.output / f"{space.run_id}-{stream.value}-drop"
@@ -110,7 +114,7 @@ async def drop_during_drain(
         for b in batches
         if b.at >= began and b.at - float(b.fields.get("write_ms", 0)) / 1000 <= ended
     ]
-    found = DropDuringDrain(rows, ended - began, during, every)
+    found = DropDuringDrain(rows, size, ended - began, during, every)
     space.say(f"dropped a day of {rows:,} samples in {found.drop_s * 1000:.0f} ms")
     return found
 

@@ -31,7 +31,7 @@ async def test_a_curve_drains_each_kind_at_each_level_and_drops_a_day_meanwhile(
     assert [p["ratio"] for p in run["points"][:2]] == [1.0, 1.0]
     assert any("4,000 rows preloaded (4,000 added" in note for note in run["notes"])
     drop = run["drop"]
-    assert drop["rows"] == 2000 and drop["drop_ms"] > 0
+    assert drop["rows"] == 2000 and drop["drop_ms"] > 0 and drop["bytes_per_row"] > 50
     assert drop["write_ms_p99"] >= drop["write_ms_p50"] > 0
 
 
