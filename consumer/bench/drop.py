@@ -82,6 +82,7 @@ async def drop_during_drain(
     day = (datetime.now(UTC) - timedelta(days=retention.raw_retention_days + 2)).date()
     space.say(f"storing {rows:,} samples on {day} to drop")
     async with space.pool.acquire() as conn:
+        await maintain(conn, retention)  # a day left from an earlier run is dropped first
         async with conn.transaction():
             for statement in create_statements(day):
                 await conn.execute(statement)
