@@ -118,6 +118,13 @@ async def test_status_counts_the_backlog_of_a_group_that_never_ran(
     assert "no member" in out
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """SIGINT back to its default in the child, as a terminal's shell leaves it: a suite
+    started in the background (``make test &``) runs with SIGINT ignored, which every
+    child would inherit, and Python would then install no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def test_watch_refreshes_until_interrupted(
     settings: Settings, clean_db: asyncpg.Pool
 ) -> None:
@@ -138,6 +145,7 @@ async def test_watch_refreshes_until_interrupted(
         cwd=REPO,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
     assert process.stdout is not None
     try:
