@@ -1,4 +1,6 @@
-"""Settings, one class per external system, read from the environment.
+"""Settings, one class per external system, read from the environment. Kafka's and
+PostgreSQL's connection settings live in ``consumer.connection_settings`` and are
+gathered here with the topics, ingestion, retention and read-side settings.
 
 ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` keep their conventional names; every
 other variable has the ``UTXOIQ_`` prefix (``UTXOIQ_KAFKA_SASL_PASSWORD``,
@@ -7,294 +9,31 @@ other variable has the ``UTXOIQ_`` prefix (``UTXOIQ_KAFKA_SASL_PASSWORD``,
 
 from __future__ import annotations
 
-import ssl
-from enum import StrEnum
-from functools import cached_property
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
     Field,
-    SecretStr,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consumer.connection_settings import COMMON_CONFIG
+from consumer.connection_settings import DatabaseSettings as DatabaseSettings
+from consumer.connection_settings import KafkaSettings as KafkaSettings
+from consumer.connection_settings import PgSslMode as PgSslMode
+from consumer.connection_settings import SaslMechanism as SaslMechanism
+from consumer.connection_settings import SecurityProtocol as SecurityProtocol
 from consumer.errors import ConfigurationError
 from schemas.codec import DEFAULT_MAX_EVENT_BYTES
 from schemas.topics import CONTRACTS, Stream, dlq_topic
 
 
-class SecurityProtocol(StrEnum):
-    """How the service talks to the Kafka brokers."""
-
-    PLAINTEXT = "PLAINTEXT"
-    """No encryption, no authentication (local development only)."""
-    SSL = "SSL"
-    """TLS, optionally with a client certificate."""
-    SASL_PLAINTEXT = "SASL_PLAINTEXT"
-    """SASL authentication without TLS."""
-    SASL_SSL = "SASL_SSL"
-    """SASL authentication over TLS (the usual production choice)."""
-
-
-class SaslMechanism(StrEnum):
-    """SASL mechanisms supported for Kafka authentication."""
-
-    PLAIN = "PLAIN"
-    """Username and password sent as is (only over TLS)."""
-    SCRAM_SHA_256 = "SCRAM-SHA-256"
-    """Salted challenge-response, SHA-256."""
-    SCRAM_SHA_512 = "SCRAM-SHA-512"
-    """Salted challenge-response, SHA-512."""
-
-
-class PgSslMode(StrEnum):
-    """PostgreSQL TLS modes, as libpq names them."""
-
-    DISABLE = "disable"
-    """Never TLS."""
-    ALLOW = "allow"
-    """Plain first, TLS if the server insists."""
-    PREFER = "prefer"
-    """TLS if the server offers it, without verifying it (the driver's default)."""
-    REQUIRE = "require"
-    """TLS always; the certificate is verified only when a CA file is given."""
-    VERIFY_CA = "verify-ca"
-    """TLS with a certificate signed by the CA."""
-    VERIFY_FULL = "verify-full"
-    """TLS with a certificate signed by the CA and naming the host (production choice)."""
-
-
-_LIBPQ_TLS_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl")
-
-
-def _existing_file(value: str | None) -> str | None:
-    if value is not None and not Path(value).is_file():
-        raise ValueError(f"no such file: {value}")
-    return value
-
-
-_COMMON = {
-    "env_file": None,
-    "env_ignore_empty": True,
-    "extra": "ignore",
-    "case_sensitive": False,
-    "populate_by_name": True,
-}
-
-
-class KafkaSettings(BaseSettings):
-    """The Kafka cluster: addresses, security and client tuning."""
-
-    model_config = SettingsConfigDict(env_prefix="UTXOIQ_KAFKA_", **_COMMON)  # type: ignore[typeddict-item]
-
-    bootstrap_servers: str = Field(
-        default="127.0.0.1:9092",
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "UTXOIQ_KAFKA_BOOTSTRAP_SERVERS"),
-    )
-    security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-    ssl_key_password: SecretStr | None = None
-    client_id: str = "utxoiq-ingest"
-    request_timeout_ms: int = Field(default=30_000, ge=1_000)
-
-    @field_validator("bootstrap_servers")
-    @classmethod
-    def _servers_given(cls, value: str) -> str:
-        servers = [s.strip() for s in value.split(",") if s.strip()]
-        if not servers or any(":" not in s for s in servers):
-            raise ValueError("expected host:port[,host:port...]")
-        return ",".join(servers)
-
-    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile")
-    @classmethod
-    def _file_exists(cls, value: str | None) -> str | None:
-        return _existing_file(value)
-
-    @model_validator(mode="after")
-    def _sasl_is_complete(self) -> KafkaSettings:
-        sasl = self.security_protocol.value.startswith("SASL")
-        if sasl and not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
-            raise ValueError(
-                "SASL needs UTXOIQ_KAFKA_SASL_MECHANISM, UTXOIQ_KAFKA_SASL_USERNAME "
-                "and UTXOIQ_KAFKA_SASL_PASSWORD"
-            )
-        given = self.sasl_mechanism or self.sasl_username or self.sasl_password
-        if given and not sasl:
-            raise ValueError(
-                "UTXOIQ_KAFKA_SASL_* is set but UTXOIQ_KAFKA_SECURITY_PROTOCOL is "
-                f"{self.security_protocol.value}: use SASL_SSL or SASL_PLAINTEXT"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _tls_files_need_tls(self) -> KafkaSettings:
-        tls = self.security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
-        if not tls and (self.ssl_cafile or self.ssl_certfile or self.ssl_keyfile):
-            raise ValueError(
-                "UTXOIQ_KAFKA_SSL_* is set but UTXOIQ_KAFKA_SECURITY_PROTOCOL is "
-                f"{self.security_protocol.value}: use SSL or SASL_SSL"
-            )
-        if self.ssl_keyfile and not self.ssl_certfile:
-            raise ValueError("UTXOIQ_KAFKA_SSL_KEYFILE needs UTXOIQ_KAFKA_SSL_CERTFILE")
-        return self
-
-    def client_options(self) -> dict[str, Any]:
-        """Keyword arguments shared by every aiokafka client of this service."""
-        options: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "security_protocol": self.security_protocol.value,
-            "client_id": self.client_id,
-            "request_timeout_ms": self.request_timeout_ms,
-        }
-        if self.sasl_mechanism is not None:
-            options["sasl_mechanism"] = self.sasl_mechanism.value
-            options["sasl_plain_username"] = self.sasl_username
-            options["sasl_plain_password"] = (
-                self.sasl_password.get_secret_value() if self.sasl_password else None
-            )
-        if self.security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
-            options["ssl_context"] = self._ssl_context()
-        return options
-
-    def _ssl_context(self) -> Any:
-        from aiokafka.helpers import create_ssl_context
-
-        password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
-        return create_ssl_context(
-            cafile=self.ssl_cafile,
-            certfile=self.ssl_certfile,
-            keyfile=self.ssl_keyfile,
-            password=password,
-        )
-
-
-class DatabaseSettings(BaseSettings):
-    """The PostgreSQL database: URL, pool and timeouts."""
-
-    model_config = SettingsConfigDict(env_prefix="UTXOIQ_DB_", **_COMMON)  # type: ignore[typeddict-item]
-
-    url: SecretStr = Field(
-        default=SecretStr("postgresql://utxoiq@127.0.0.1:5432/utxoiq"),
-        validation_alias=AliasChoices("DATABASE_URL", "UTXOIQ_DB_URL"),
-    )
-    pool_min_size: int = Field(default=1, ge=0)
-    pool_max_size: int | None = Field(default=None, ge=1)
-    """Caps the consumer's write pool; unset, it has one connection per write lane of each
-    pipeline it runs, plus one."""
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    statement_timeout_ms: int = Field(default=60_000, ge=0)
-    sslmode: PgSslMode | None = None
-    ssl_ca_file: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _postgres_url(cls, value: SecretStr) -> SecretStr:
-        parts = urlsplit(value.get_secret_value())
-        if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
-            raise ValueError("expected a postgresql:// URL")
-        mode = dict(parse_qsl(parts.query)).get("sslmode")
-        if mode is not None and mode not in {m.value for m in PgSslMode}:
-            raise ValueError(f"unknown sslmode {mode!r} in the URL")
-        return value
-
-    @field_validator("ssl_ca_file")
-    @classmethod
-    def _ca_exists(cls, value: str | None) -> str | None:
-        return _existing_file(value)
-
-    @model_validator(mode="after")
-    def _pool_sizes(self) -> DatabaseSettings:
-        if self.pool_max_size is not None and self.pool_min_size > self.pool_max_size:
-            raise ValueError("UTXOIQ_DB_POOL_MIN_SIZE exceeds UTXOIQ_DB_POOL_MAX_SIZE")
-        return self
-
-    @cached_property
-    def url_query(self) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.url.get_secret_value()).query))
-
-    @cached_property
-    def effective_sslmode(self) -> PgSslMode | None:
-        """UTXOIQ_DB_SSLMODE, else the URL's ``sslmode``, else verify-full when a CA is given."""
-        if self.sslmode is not None:
-            return self.sslmode
-        if "sslmode" in self.url_query:
-            return PgSslMode(self.url_query["sslmode"])
-        return PgSslMode.VERIFY_FULL if self.ca_file else None
-
-    @cached_property
-    def ca_file(self) -> str | None:
-        """UTXOIQ_DB_SSL_CA_FILE, else the URL's ``sslrootcert``."""
-        return self.ssl_ca_file or self.url_query.get("sslrootcert")
-
-    def ssl_argument(self) -> ssl.SSLContext | str | None:
-        """What asyncpg's ``ssl=`` takes: a verifying context when a CA is given, else the mode."""
-        mode = self.effective_sslmode
-        weak = (PgSslMode.DISABLE, PgSslMode.ALLOW, PgSslMode.PREFER)
-        if mode is None or self.ca_file is None or mode in weak:
-            return None if mode is None else mode.value
-        context = ssl.create_default_context(cafile=self.ca_file)
-        context.check_hostname = mode is PgSslMode.VERIFY_FULL
-        return context
-
-    def sqlalchemy_connect_args(self) -> dict[str, Any]:
-        """``connect_args`` for an engine on ``sqlalchemy_url`` (carries the CA file)."""
-        argument = self.ssl_argument()
-        return {} if argument is None else {"ssl": argument}
-
-    @cached_property
-    def dsn(self) -> str:
-        """The URL as asyncpg takes it (``postgresql://``)."""
-        parts = urlsplit(self.url.get_secret_value())
-        return urlunsplit(("postgresql", *parts[1:]))
-
-    @cached_property
-    def sqlalchemy_url(self) -> str:
-        """The URL for SQLAlchemy's asyncpg dialect: libpq TLS parameters become ``ssl=``.
-
-        A CA file cannot travel in this URL: pass ``sqlalchemy_connect_args()`` to the
-        engine, or set ``PGSSLROOTCERT``, which asyncpg reads.
-        """
-        parts = urlsplit(self.url.get_secret_value())
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in _LIBPQ_TLS_PARAMS]
-        if self.effective_sslmode is not None:
-            query.append(("ssl", self.effective_sslmode.value))
-        return urlunsplit(("postgresql+asyncpg", *parts[1:3], urlencode(query), parts.fragment))
-
-    def address(self) -> str:
-        """``host:port/database`` of the URL, without user or password."""
-        parts = urlsplit(self.url.get_secret_value())
-        host = parts.netloc.rsplit("@", 1)[-1] or "localhost"
-        return f"{host}{parts.path}"
-
-    def masked_url(self) -> str:
-        """The URL with its password (in the user part or the query) replaced by ``***``."""
-        parts = urlsplit(self.url.get_secret_value())
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, host = netloc.rsplit("@", 1)
-            user = userinfo.split(":", 1)[0]
-            netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-        query = [
-            (k, "***" if k in ("password", "sslpassword") else v) for k, v in parse_qsl(parts.query)
-        ]
-        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*/"), ""))
-
-
 class TopicSettings(BaseSettings):
     """Source topic names; each dead-letter topic is the source name plus ``.dlq``."""
 
-    model_config = SettingsConfigDict(env_prefix="UTXOIQ_TOPIC_", **_COMMON)  # type: ignore[typeddict-item]
+    model_config = SettingsConfigDict(env_prefix="UTXOIQ_TOPIC_", **COMMON_CONFIG)  # type: ignore[typeddict-item]
 
     jobs: str = CONTRACTS[Stream.JOBS].default_topic
     feedback: str = CONTRACTS[Stream.FEEDBACK].default_topic
@@ -310,7 +49,7 @@ class TopicSettings(BaseSettings):
 class IngestSettings(BaseSettings):
     """How the consumer pipelines batch, retry, dead-letter and shut down."""
 
-    model_config = SettingsConfigDict(env_prefix="UTXOIQ_", **_COMMON)  # type: ignore[typeddict-item]
+    model_config = SettingsConfigDict(env_prefix="UTXOIQ_", **COMMON_CONFIG)  # type: ignore[typeddict-item]
 
     group_prefix: str = "utxoiq-ingest"
     batch_max_records: int = Field(default=5_000, ge=1, le=100_000)
@@ -367,7 +106,7 @@ class IngestSettings(BaseSettings):
 class MetricsRetentionSettings(BaseSettings):
     """How long metric samples and rollups are kept, and how far ahead a sample may be."""
 
-    model_config = SettingsConfigDict(env_prefix="UTXOIQ_METRICS_", **_COMMON)  # type: ignore[typeddict-item]
+    model_config = SettingsConfigDict(env_prefix="UTXOIQ_METRICS_", **COMMON_CONFIG)  # type: ignore[typeddict-item]
 
     raw_retention_days: int = Field(default=30, ge=1, le=36_500)
     """Raw samples older than this are expired: neither stored nor rolled up; their daily
@@ -455,7 +194,7 @@ def load(model: type[SettingsT]) -> SettingsT:
 class ReadSideSettings(BaseSettings):
     """The read side's connection pool: size, waits and the per-statement time limit."""
 
-    model_config = SettingsConfigDict(env_prefix="UTXOIQ_READ_", **_COMMON)  # type: ignore[typeddict-item]
+    model_config = SettingsConfigDict(env_prefix="UTXOIQ_READ_", **COMMON_CONFIG)  # type: ignore[typeddict-item]
 
     pool_size: int = Field(default=5, ge=1, le=100)
     max_overflow: int = Field(default=5, ge=0, le=100)

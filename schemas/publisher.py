@@ -11,33 +11,25 @@ Usable by producers alone: nothing here imports the ``consumer`` package.
 from __future__ import annotations
 
 import asyncio
-import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-from pydantic import ValidationError
 
+from schemas.building import DEFAULT_SOURCE, as_uuid, build_event, time_ordered_uuid
 from schemas.codec import (
     DEFAULT_MAX_EVENT_BYTES,
     EVENT_ADAPTER,
-    InvalidEvent,
-    Rejection,
     decode,
-    describe_validation_error,
     encode,
 )
 from schemas.events import AnyEvent
-from schemas.registry import schema_id
 from schemas.topics import CONTRACTS, Stream, record_key, stream_of
-
-DEFAULT_SOURCE = "/utxoiq/producer"
 
 
 class PublishError(Exception):
@@ -71,50 +63,6 @@ class MetricSample:
     value: float
     unit: str
     at: datetime | None = None
-
-
-def time_ordered_uuid() -> UUID:
-    """A version 7 UUID: millisecond timestamp first, so ids sort (and index) by time."""
-    millis = time.time_ns() // 1_000_000 & (2**48 - 1)
-    value = millis << 80 | int.from_bytes(os.urandom(10), "big")
-    value = value & ~(0xF << 76) | 0x7 << 76
-    value = value & ~(0x3 << 62) | 0x2 << 62
-    return UUID(int=value)
-
-
-def build_event(
-    event_type: str,
-    data: Mapping[str, Any],
-    *,
-    source: str = DEFAULT_SOURCE,
-    at: datetime | None = None,
-    event_id: UUID | None = None,
-) -> AnyEvent:
-    """A validated event of ``event_type``; raises ``InvalidEvent`` naming each bad field."""
-    envelope = {
-        "specversion": "1.0",
-        "id": event_id or time_ordered_uuid(),
-        "source": source,
-        "type": event_type,
-        "time": at or datetime.now(UTC),
-        "datacontenttype": "application/json",
-        "dataschema": schema_id(event_type),
-        "data": dict(data),
-    }
-    try:
-        event: AnyEvent = EVENT_ADAPTER.validate_python(envelope)
-    except ValidationError as exc:
-        raise InvalidEvent(
-            describe_validation_error(exc), reason=Rejection.CONTRACT_VIOLATION
-        ) from exc
-    return event
-
-
-def _as_uuid(value: UUID | str) -> UUID:
-    try:
-        return value if isinstance(value, UUID) else UUID(value)
-    except ValueError as exc:
-        raise InvalidEvent(f"not a UUID: {value!r}", reason=Rejection.CONTRACT_VIOLATION) from exc
 
 
 class EventPublisher:
@@ -243,7 +191,7 @@ class EventPublisher:
 
     def resume_job(self, job_id: UUID | str, last_sequence: int) -> None:
         """Continue a job created elsewhere: the next event gets ``last_sequence + 1``."""
-        self._sequences[_as_uuid(job_id)] = last_sequence
+        self._sequences[as_uuid(job_id)] = last_sequence
 
     def _next_sequence(self, job_id: UUID) -> int:
         """The job's next sequence; one handed out is never reused, even if its send fails."""
@@ -267,7 +215,7 @@ class EventPublisher:
         at: datetime | None = None,
     ) -> UUID:
         """Publish ``job.created``; returns the job id (a new time-ordered one by default)."""
-        uid = time_ordered_uuid() if job_id is None else _as_uuid(job_id)
+        uid = time_ordered_uuid() if job_id is None else as_uuid(job_id)
         data = {
             "job_id": uid,
             "job_type": job_type,
@@ -284,13 +232,13 @@ class EventPublisher:
         self, job_id: UUID | str, current_block: int, *, at: datetime | None = None
     ) -> Sent:
         """Publish ``job.progress`` with the job's next sequence."""
-        uid = _as_uuid(job_id)
+        uid = as_uuid(job_id)
         data = {"job_id": uid, "current_block": current_block}
         return await self._job_event("utxoiq.backfill.job.progress", uid, data, at)
 
     async def complete_job(self, job_id: UUID | str, *, at: datetime | None = None) -> Sent:
         """Publish ``job.completed`` (terminal: the job is no longer tracked)."""
-        uid = _as_uuid(job_id)
+        uid = as_uuid(job_id)
         sent = await self._job_event("utxoiq.backfill.job.completed", uid, {"job_id": uid}, at)
         self._sequences.pop(uid, None)
         return sent
@@ -299,7 +247,7 @@ class EventPublisher:
         self, job_id: UUID | str, error_message: str, *, at: datetime | None = None
     ) -> Sent:
         """Publish ``job.failed`` (terminal: the job is no longer tracked)."""
-        uid = _as_uuid(job_id)
+        uid = as_uuid(job_id)
         data = {"job_id": uid, "error_message": error_message}
         sent = await self._job_event("utxoiq.backfill.job.failed", uid, data, at)
         self._sequences.pop(uid, None)

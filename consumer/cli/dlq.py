@@ -28,7 +28,6 @@ from consumer.cli.guard import guarded
 from consumer.coordinates import Record, RecordId
 from consumer.ops.connection import operator_connection
 from consumer.ops.dlq import (
-    DeadLetterFilter,
     DeadLetterRow,
     StatsRow,
     dead_letter_stats,
@@ -36,6 +35,7 @@ from consumer.ops.dlq import (
     get_dead_letter,
     list_dead_letters,
 )
+from consumer.ops.dlq_selection import DeadLetterFilter
 from consumer.ops.dlq_topic import read_record, record_to_json
 from consumer.ops.errors import OperationRefused
 from consumer.ops.redrive import (

@@ -17,7 +17,8 @@ from consumer.cli.errors import EXIT_USAGE, fail
 from consumer.cli.guard import guarded
 from consumer.coordinates import RecordId
 from consumer.ops.connection import operator_connection
-from consumer.ops.dlq import DeadLetterFilter, iter_dead_letters
+from consumer.ops.dlq import iter_dead_letters
+from consumer.ops.dlq_selection import DeadLetterFilter
 from consumer.ops.dlq_topic import original_id, read_topic, record_to_json
 from consumer.settings import Settings
 from schemas.topics import dlq_topic

@@ -18,7 +18,7 @@ import typer
 from consumer.cli.errors import EXIT_USAGE, fail, parsed
 from consumer.coordinates import RecordId
 from consumer.ops.arguments import TIME_FORMS, parse_record_id, parse_when
-from consumer.ops.dlq import DeadLetterFilter
+from consumer.ops.dlq_selection import DeadLetterFilter
 from consumer.vocabulary import DeadLetterStatus, Stage
 
 

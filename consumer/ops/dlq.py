@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from consumer.coordinates import Headers, Record, RecordId
-from consumer.db.tables import DEAD_LETTER_STAGES, DEAD_LETTER_STATUSES
 from consumer.deadletters import decode_headers
+from consumer.ops.dlq_selection import DeadLetterFilter, limit_clause, where_clause
 from consumer.ops.errors import OperationRefused
 from consumer.vocabulary import DeadLetterStatus
 
@@ -46,67 +46,6 @@ COLUMNS = (
 SELECT = "SELECT " + ", ".join(f'"{c}"' for c in COLUMNS) + " FROM dead_letters"
 LOG_ORDER = 'ORDER BY topic, partition, "offset"'
 IDS = '(topic, partition, "offset") IN (SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]))'
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetterFilter:
-    """Which dead letters a command acts on; every field left out matches all."""
-
-    topic: str | None = None
-    stage: str | None = None
-    error_class: str | None = None
-    status: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    key: bytes | None = None
-    limit: int | None = None
-    ids: tuple[RecordId, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        if self.stage is not None and self.stage not in DEAD_LETTER_STAGES:
-            raise ValueError(
-                f"unknown stage {self.stage!r} (one of {', '.join(DEAD_LETTER_STAGES)})"
-            )
-        if self.status is not None and self.status not in DEAD_LETTER_STATUSES:
-            raise ValueError(
-                f"unknown status {self.status!r} (one of {', '.join(DEAD_LETTER_STATUSES)})"
-            )
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be at least 1, got {self.limit}")
-        if self.since and self.until and self.since >= self.until:
-            raise ValueError("since must be before until")
-
-
-def where_clause(selection: DeadLetterFilter, first: int = 1) -> tuple[str, list[Any]]:
-    """``WHERE ...`` (or "") and its arguments, numbered from ``$first`` (pure)."""
-    conditions: list[str] = []
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${first + len(args) - 1}"
-
-    for column in ("topic", "stage", "error_class", "status"):
-        value = getattr(selection, column)
-        if value is not None:
-            conditions.append(f"{column} = {arg(value)}")
-    if selection.since is not None:
-        conditions.append(f"failed_at >= {arg(selection.since)}")
-    if selection.until is not None:
-        conditions.append(f"failed_at < {arg(selection.until)}")
-    if selection.key is not None:
-        conditions.append(f"record_key = {arg(selection.key)}")
-    if selection.ids:
-        topics, partitions, offsets = (list(c) for c in zip(*selection.ids, strict=True))
-        conditions.append(
-            f'(topic, partition, "offset") IN (SELECT * FROM unnest('
-            f"{arg(topics)}::text[], {arg(partitions)}::int[], {arg(offsets)}::bigint[]))"
-        )
-    return ("WHERE " + " AND ".join(conditions) if conditions else ""), args
-
-
-def _limit(selection: DeadLetterFilter) -> str:
-    return f"LIMIT {int(selection.limit)}" if selection.limit else ""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -191,7 +130,7 @@ async def list_dead_letters(
     """Matching dead letters, newest failure first."""
     where, args = where_clause(selection)
     order = 'ORDER BY failed_at DESC, topic, partition, "offset"'
-    rows = await conn.fetch(f"{SELECT} {where} {order} {_limit(selection)}", *args)
+    rows = await conn.fetch(f"{SELECT} {where} {order} {limit_clause(selection)}", *args)
     return [DeadLetterRow.from_db(row) for row in rows]
 
 
@@ -200,7 +139,7 @@ async def iter_dead_letters(
 ) -> AsyncIterator[DeadLetterRow]:
     """Matching dead letters in log order, streamed (for export)."""
     where, args = where_clause(selection)
-    query = f"{SELECT} {where} {LOG_ORDER} {_limit(selection)}"
+    query = f"{SELECT} {where} {LOG_ORDER} {limit_clause(selection)}"
     async with conn.transaction(readonly=True):
         async for row in conn.cursor(query, *args, prefetch=chunk):
             yield DeadLetterRow.from_db(row)
@@ -220,7 +159,7 @@ async def selected_ids(conn: asyncpg.Connection, selection: DeadLetterFilter) ->
     """The coordinates of every matching dead letter, in log order (deduplicated)."""
     where, args = where_clause(selection)
     query = f'SELECT topic, partition, "offset" FROM dead_letters {where} {LOG_ORDER}'
-    rows = await conn.fetch(f"{query} {_limit(selection)}", *args)
+    rows = await conn.fetch(f"{query} {limit_clause(selection)}", *args)
     return [RecordId(r["topic"], r["partition"], r["offset"]) for r in rows]
 
 

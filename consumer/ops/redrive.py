@@ -28,13 +28,13 @@ from consumer.deadletters import HEADER_PREFIX, REDRIVE_COUNT, redrive_count
 from consumer.decoding import decode_records
 from consumer.errors import one_line
 from consumer.ops.dlq import (
-    DeadLetterFilter,
     DeadLetterRow,
     lock_pending,
     mark_redriven,
     mark_still_failing,
     selected_ids,
 )
+from consumer.ops.dlq_selection import DeadLetterFilter
 from consumer.ops.errors import OperationRefused
 from consumer.outcomes import DeadLetter, Outcome
 from consumer.pipelines import Pipeline, pipeline_for_topic

@@ -11,7 +11,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumer.coordinates import RecordId, TopicPartition
-from consumer.ops.dlq import DeadLetterFilter, dead_letter_stats, discard, list_dead_letters
+from consumer.ops.dlq import dead_letter_stats, discard, list_dead_letters
+from consumer.ops.dlq_selection import DeadLetterFilter
 from consumer.ops.kafka import kafka_tp, partitions_of, reader
 from consumer.ops.redrive import redrive, redrive_to_topic
 from consumer.settings import Settings

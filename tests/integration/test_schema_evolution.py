@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from consumer.coordinates import RecordId
-from consumer.ops.dlq import DeadLetterFilter
+from consumer.ops.dlq_selection import DeadLetterFilter
 from consumer.ops.redrive import redrive
 from consumer.settings import Settings
 from schemas.topics import Stream

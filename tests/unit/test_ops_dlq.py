@@ -9,7 +9,8 @@ import pytest
 
 from consumer.coordinates import RecordId
 from consumer.deadletters import REDRIVE_COUNT
-from consumer.ops.dlq import DeadLetterFilter, DeadLetterRow, where_clause
+from consumer.ops.dlq import DeadLetterRow
+from consumer.ops.dlq_selection import DeadLetterFilter, where_clause
 from consumer.ops.redrive import chunks, redrive_headers, times_redriven
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 
 from consumer.cli.publish import Summary
 from schemas import EventPublisher, InvalidEvent, JobProgress, UnknownJobSequence
-from schemas.publisher import build_event, time_ordered_uuid
+from schemas.building import build_event, time_ordered_uuid
 
 
 def test_ids_are_version_7_and_sorted_by_time() -> None:

@@ -28,7 +28,7 @@ from schemas import (
     schema_id,
     unknown_fields,
 )
-from schemas.publisher import build_event
+from schemas.building import build_event
 from tests.support import events as ev
 from tests.support.versions import METRIC_V2, REGISTRY_WITH_V2, MetricRecordedV2, metric_v2
 from tests.unit.helpers import record
