@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -34,11 +33,12 @@ from consumer.bench.latency import CommitWatcher
 from consumer.bench.machine import describe
 from consumer.bench.preload import preload, remove_drain_rows
 from consumer.bench.results import Rate
+from consumer.bench.run import new_run_id
 from consumer.bench.space import BenchOptions, Workspace, consumer_group, publish
 from consumer.bench.workload import MetricTimes, Shape, metric_services
 from consumer.db.pool import create_pool
 from consumer.pipelines import Pipeline, build_pipeline
-from consumer.settings import Settings, TopicSettings
+from consumer.settings import Settings
 from schemas.topics import Stream
 
 
@@ -53,6 +53,17 @@ class CurveOptions:
     output: Path
     seed: int = 7
     drop_day_rows: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.stream.value,
+            "levels": self.levels,
+            "times": [t.value for t in self.times],
+            "events": self.events,
+            "repeat": self.repeat,
+            "seed": self.seed,
+            "drop_day_rows": self.drop_day_rows,
+        }
 
 
 @dataclass(slots=True)
@@ -98,19 +109,10 @@ class CurveRun:
         return point.rate / base.rate if base.rate else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        options = self.options
         return {
             "run_id": self.run_id,
             "machine": self.machine,
-            "options": {
-                "pipeline": options.stream.value,
-                "levels": options.levels,
-                "times": [t.value for t in options.times],
-                "events": options.events,
-                "repeat": options.repeat,
-                "seed": options.seed,
-                "drop_day_rows": options.drop_day_rows,
-            },
+            "options": self.options.as_dict(),
             "points": [{**p.as_dict(), "ratio": self.ratio(p)} for p in self.points],
             "drop": self.drop.as_dict() if self.drop else None,
             "notes": self.notes,
@@ -125,7 +127,7 @@ class _Topic:
 
 
 async def run_curve(settings: Settings, options: CurveOptions, console: Console) -> CurveRun:
-    run_id = "curve-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_id = new_run_id("curve")
     options.output.mkdir(parents=True, exist_ok=True)
     bench = BenchOptions(
         {options.stream: options.events}, [options.stream], options.output,
@@ -141,7 +143,7 @@ async def run_curve(settings: Settings, options: CurveOptions, console: Console)
             if options.drop_day_rows:
                 live = topics[0]
                 prefix = f"{space.run_id}-drop"
-                drain = _settings(space, options.stream, live.pipeline.topic, prefix)
+                drain = space.settings_with(options.stream, live.pipeline.topic, prefix)
                 run.drop = await drop_during_drain(space, drain, live.ends, options.drop_day_rows)
         finally:
             await delete_topics(settings, [t.pipeline.topic for t in topics])
@@ -150,17 +152,10 @@ async def run_curve(settings: Settings, options: CurveOptions, console: Console)
     return run
 
 
-def _settings(space: Workspace, stream: Stream, topic: str, group_prefix: str) -> Settings:
-    settings = space.settings
-    topics = TopicSettings.model_validate({**settings.topics.model_dump(), stream.value: topic})
-    ingest = settings.ingest.model_copy(update={"group_prefix": group_prefix})
-    return Settings(settings.kafka, settings.database, topics, ingest, settings.metrics)
-
-
 async def _publish_all(space: Workspace, options: CurveOptions) -> list[_Topic]:
     stream, topics = options.stream, []
     for times in options.times:
-        settings = _settings(space, stream, f"{space.run_id}.{stream.value}.{times}", "-")
+        settings = space.settings_with(stream, f"{space.run_id}.{stream.value}.{times}", "-")
         pipeline = build_pipeline(stream, settings)
         partitions = await create_topics(settings, pipeline)
         shape = Shape(metric_times=times, retention_days=settings.metrics.raw_retention_days)
@@ -200,7 +195,7 @@ async def _drain(space: Workspace, topic: _Topic, label: str) -> Rate:
     """One drain of ``topic`` by a fresh group; its rows removed after it."""
     stream = topic.pipeline.stream
     prefix = f"{space.run_id}-{label}"
-    settings = _settings(space, stream, topic.pipeline.topic, prefix)
+    settings = space.settings_with(stream, topic.pipeline.topic, prefix)
     pipeline = build_pipeline(stream, settings)
     started: datetime = await space.pool.fetchval("SELECT now()")
     base = space.options.output / f"{space.run_id}-{stream.value}-{label}"
@@ -247,9 +242,3 @@ def render_curve(run: CurveRun, console: Console) -> None:
             f"{drop['write_ms_p99']:.0f} ms)",
             highlight=False,
         )
-
-
-def write_curve(run: CurveRun, directory: Path) -> Path:
-    path = directory / f"{run.run_id}.json"
-    path.write_bytes(orjson.dumps(run.as_dict(), option=orjson.OPT_INDENT_2))
-    return path

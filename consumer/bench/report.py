@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from rich.console import Console
@@ -147,7 +147,17 @@ def _styled(cell: str) -> Text:
     return text
 
 
-def write_json(run: BenchRun, directory: Path) -> Path:
+class RunRecord(Protocol):
+    """A run that can be written: its name and its figures."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+def write_json(run: RunRecord, directory: Path) -> Path:
+    """``<directory>/<run id>.json``, the run's figures indented."""
     path = directory / f"{run.run_id}.json"
     path.write_bytes(orjson.dumps(run.as_dict(), option=orjson.OPT_INDENT_2))
     return path

@@ -50,8 +50,9 @@ CONSUMER_SETTINGS = (
 )
 
 
-def new_run_id() -> str:
-    return "bench-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+def new_run_id(kind: str = "bench") -> str:
+    """``<kind>-<UTC date and time>``: the name of a run's JSON file and logs."""
+    return f"{kind}-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 @dataclass(slots=True)

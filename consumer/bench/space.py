@@ -60,12 +60,16 @@ class Workspace:
     def settings_for(self, stream: Stream, repetition: int = 1) -> Settings:
         """The run's settings for ``stream``: its own topic, and a consumer group of its
         own for each repetition of the drain."""
-        topics = TopicSettings.model_validate(
-            {**self.settings.topics.model_dump(), stream.value: f"{self.run_id}.{stream.value}"}
-        )
         prefix = self.run_id if repetition == 1 else f"{self.run_id}-r{repetition}"
-        ingest = self.settings.ingest.model_copy(update={"group_prefix": prefix})
-        return Settings(self.settings.kafka, self.settings.database, topics, ingest)
+        return self.settings_with(stream, f"{self.run_id}.{stream.value}", prefix)
+
+    def settings_with(self, stream: Stream, topic: str, group_prefix: str) -> Settings:
+        """The run's settings with ``topic`` for ``stream`` and consumer groups named
+        from ``group_prefix``."""
+        settings = self.settings
+        topics = TopicSettings.model_validate({**settings.topics.model_dump(), stream.value: topic})
+        ingest = settings.ingest.model_copy(update={"group_prefix": group_prefix})
+        return Settings(settings.kafka, settings.database, topics, ingest, settings.metrics)
 
     def child_env(self, settings: Settings, stream: Stream) -> dict[str, str]:
         return {

@@ -88,7 +88,8 @@ def curve(
     --repeat times at each. See docs/growth.md."""
     from rich.console import Console
 
-    from consumer.bench.curve import CurveOptions, render_curve, write_curve
+    from consumer.bench.curve import CurveOptions, render_curve
+    from consumer.bench.report import write_json
 
     try:
         stream = Stream(pipeline.strip().lower())
@@ -113,7 +114,7 @@ def curve(
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     curve_run = run(_curve(load_settings(), options, console))
     render_curve(curve_run, Console())
-    typer.echo(f"figures written to {write_curve(curve_run, output)}")
+    typer.echo(f"figures written to {write_json(curve_run, output)}")
 
 
 async def _curve(settings: Settings, options: CurveOptions, console: Console) -> CurveRun:
