@@ -20,6 +20,7 @@ from consumer.batching import BatchLimits
 from consumer.coordinates import TopicPartition
 from consumer.deadletters import DeadLetterPublisher
 from consumer.decoding import decode_batch_yielding
+from consumer.engine import records
 from consumer.engine.audit import PositionAudit
 from consumer.engine.fetcher import FETCH_MAX_WAIT_MS, MAX_PARTITION_FETCH_BYTES, Fetcher
 from consumer.engine.lane_pool import LanePool
@@ -90,6 +91,7 @@ class PipelineRunner:
 
     def make_consumer(self) -> AIOKafkaConsumer:
         ingest = self.settings.ingest
+        records.install()
         return AIOKafkaConsumer(
             group_id=self.pipeline.group,
             enable_auto_commit=False,
