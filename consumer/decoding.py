@@ -11,7 +11,9 @@ counted per wire type and named once in the log.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import operator
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -72,6 +74,12 @@ def _read(
         ) from exc
 
 
+_VALUE = operator.attrgetter("value")
+_DECODED = functools.partial(tuple.__new__, Decoded)
+"""``Decoded`` from a (record, event) pair in one C call: a ``NamedTuple``'s own
+``__new__`` is Python code, twice the cost."""
+
+
 def decode_records(
     records: Iterable[KafkaMessage],
     accepts: StreamTypes,
@@ -81,12 +89,19 @@ def decode_records(
     """Split records into valid events and dead letters (stage ``decode`` or ``validate``).
 
     The usual record is read by msgspec (a ``Struct`` has no unknown fields and needs no
-    upgrade); any other goes through ``schemas.decode``, which says why it is refused.
+    upgrade): all of ``records`` at once when msgspec reads every one of them
+    (``StructDecoder.read_all``), else one by one; any record msgspec does not read goes
+    through ``schemas.decode``, which says why it is refused.
     ``unknown``, when given, gains the number of unknown fields per event type."""
+    records = records if isinstance(records, list) else list(records)
+    reader = struct_decoder(accepts)
+    events = reader.read_all(list(map(_VALUE, records)), max_event_bytes)
+    if events is not None:
+        return list(map(_DECODED, zip(records, events, strict=True))), []
     decoded: list[Decoded] = []
     dead: list[DeadLetter] = []
-    read = struct_decoder(accepts).read
-    new = tuple.__new__  # a NamedTuple's own __new__ is Python code: twice the cost
+    read = reader.read
+    new = tuple.__new__
     for record in records:
         value = record.value
         event = read(value) if value is not None and len(value) <= max_event_bytes else None

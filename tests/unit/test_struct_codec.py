@@ -301,6 +301,29 @@ def test_the_fast_decoder_agrees_with_pydantic(stream: Stream, data: st.DataObje
     assert_agrees(data.draw(events(stream)), stream)
 
 
+def batch_through_decode_stage(values: list[bytes], stream: Stream) -> list[tuple[Any, ...]]:
+    """Each value's outcome when ``values`` are decoded together, as one batch."""
+    records = [Record(RecordId("t", 0, n), b"k", v, (), 0) for n, v in enumerate(values)]
+    decoded, dead = decode_records(records, REGISTRY.accepts(stream), MAX_BYTES, Counter())
+    outcomes: dict[int, tuple[Any, ...]] = {
+        d.record.offset: ("event", fields_of(d.event)) for d in decoded
+    }
+    outcomes |= {d.record.id.offset: ("refused", d.stage, d.error_class, d.message) for d in dead}
+    return [outcomes[n] for n in range(len(values))]
+
+
+@pytest.mark.parametrize("stream", list(Stream))
+@RUNS
+@given(data=st.data())
+def test_a_batch_agrees_with_its_events_one_by_one(stream: Stream, data: st.DataObject) -> None:
+    """Decoded together (msgspec reads a batch at once when it reads all of it), each
+    record of a batch gets what ``schemas.codec.decode`` gives it alone."""
+    values = data.draw(st.lists(events(stream), min_size=1, max_size=5))
+    expected = [reference(value, stream) for value in values]
+    expected = [outcome[:2] if outcome[0] == "event" else outcome for outcome in expected]
+    assert batch_through_decode_stage(values, stream) == expected
+
+
 @RUNS
 @given(value=st.one_of(st.binary(max_size=40), any_json.map(str.encode)))
 def test_any_bytes_get_the_same_verdict(value: bytes) -> None:
@@ -312,9 +335,10 @@ def test_the_usual_event_is_read_by_msgspec(stream: Stream) -> None:
     """Without this the properties above would hold with every record left to pydantic."""
     from consumer.bench.decode_cost import workload_records
 
-    read = struct_decoder(REGISTRY.accepts(stream)).read
+    reader = struct_decoder(REGISTRY.accepts(stream))
     values = [record.value for record in workload_records(stream, 200)]
-    assert all(value is not None and read(value) is not None for value in values)
+    assert all(value is not None and reader.read(value) is not None for value in values)
+    assert reader.read_all([v for v in values if v is not None], MAX_BYTES) is not None
 
 
 MIDNIGHT = '{"specversion":"1.0","id":"%s","source":"/s","type":"utxoiq.system.metric.recorded",'
