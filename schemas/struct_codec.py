@@ -16,7 +16,10 @@ text field; a raw U+0000 is not JSON, and msgspec refuses it like any control ch
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
+import operator
 import typing
 from typing import Any
 
@@ -26,12 +29,14 @@ from pydantic import TypeAdapter
 from schemas.codec import DEFAULT_MAX_EVENT_BYTES, decode
 from schemas.events import Envelope, event_type_of
 from schemas.registry import StreamTypes
-from schemas.structs import struct_of
+from schemas.struct_steps import parse_times
+from schemas.structs import TIMES_AS_TEXT, struct_of
 
 _BACKSLASH = ord("\\")
 """Searched for as a byte value: ``int in bytes`` is one ``memchr``, several times faster
 than a search for a bytes needle, even of one byte."""
 _NUL_ESCAPE = b"\\u0000"
+_set_field = msgspec.structs.force_setattr
 
 
 def derivable(model: type[Envelope]) -> bool:
@@ -44,13 +49,23 @@ def derivable(model: type[Envelope]) -> bool:
     return True
 
 
-def event_struct_type(models: typing.Sequence[type[Envelope]]) -> Any:
+def event_struct_type(models: typing.Sequence[type[Envelope]], times_as_text: bool = False) -> Any:
     """The msgspec type of an event of any of ``models``: one ``Struct`` (whose ``type``
     is a field checked as a literal), or a union of ``Struct``s tagged by ``type``."""
     if len(models) == 1:
-        return struct_of(models[0])
-    tagged = [struct_of(model, event_type_of(model)) for model in models]
+        return struct_of(models[0], times_as_text=times_as_text)
+    tagged = [
+        struct_of(model, event_type_of(model), times_as_text=times_as_text) for model in models
+    ]
     return typing.Union[tuple(tagged)]  # noqa: UP007
+
+
+def times_as_text(struct_type: Any) -> tuple[str, ...] | None:
+    """The times every ``Struct`` of ``struct_type`` leaves as text (``struct_of``), the
+    same in each; ``None`` when they differ or there are none."""
+    structs = typing.get_args(struct_type) or (struct_type,)
+    names = {getattr(struct, TIMES_AS_TEXT) for struct in structs}
+    return names.pop() if len(names) == 1 and names != {()} else None
 
 
 class StructDecoder:
@@ -64,6 +79,13 @@ class StructDecoder:
         self._decode = (
             msgspec.json.Decoder(event_struct_type(self.models)).decode if self.models else None
         )
+        self._read_all: typing.Callable[[list[bytes]], list[Any] | None] = self._each_in_full
+        if self.models:
+            with_text = event_struct_type(self.models, times_as_text=True)
+            self._times_as_text = times_as_text(with_text)
+            if self._times_as_text is not None:
+                self._decode_with_text = msgspec.json.Decoder(with_text).decode
+                self._read_all = self._times_together
 
     def read(self, value: bytes) -> Any | None:
         """The event as a ``Struct``, or ``None`` when msgspec does not vouch for it."""
@@ -88,9 +110,23 @@ class StructDecoder:
             joined = b"\n".join(values)
             if _BACKSLASH in joined and _NUL_ESCAPE in joined:
                 return None
-            return list(map(self._decode, values))
+            return self._read_all(values)
         except Exception:  # a missing value, or any refusal: one by one
             return None
+
+    def _each_in_full(self, values: list[bytes]) -> list[Any]:
+        return list(map(self._decode, values))  # type: ignore[arg-type]
+
+    def _times_together(self, values: list[bytes]) -> list[Any] | None:
+        """The values read with their times as text, then the times parsed together
+        (``parse_times``) and set in place: the same ``Struct``s as ``_each_in_full``."""
+        events = list(map(self._decode_with_text, values))
+        for name in self._times_as_text or ():
+            moments = parse_times(list(map(operator.attrgetter(name), events)))
+            if moments is None:
+                return None
+            collections.deque(map(_set_field, events, itertools.repeat(name), moments), 0)
+        return events
 
     def decode(self, value: bytes | None, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Any:
         """``schemas.codec.decode(value, adapter, max_bytes=max_bytes)``, msgspec first: the

@@ -31,7 +31,14 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from schemas.events import NUL_FREE, in_utc
-from schemas.struct_steps import REQUIRED, FieldSteps, Step, post_init, time_parser
+from schemas.struct_steps import (
+    REQUIRED,
+    FieldSteps,
+    Step,
+    only_parses_a_time,
+    post_init,
+    time_parser,
+)
 
 LARGEST_DOUBLE = 1.7976931348623157e308
 """A finite float lies within +-this; ``NaN`` fails both bounds."""
@@ -42,6 +49,10 @@ _LENGTHS = {annotated_types.MinLen: "min_length", annotated_types.MaxLen: "max_l
 
 _PLAIN_CONFIG = frozenset({"extra", "strict", "frozen", "allow_inf_nan", "title"})
 """Config keys that change nothing the derivation does not translate."""
+
+
+TIMES_AS_TEXT = "TIMES_AS_TEXT"
+"""The class attribute naming a ``Struct``'s times left as text (``times_as_text``)."""
 
 
 class NotDerivable(TypeError):
@@ -193,19 +204,31 @@ def _check_config(model: type[BaseModel]) -> tuple[bool, bool]:
 
 
 @functools.cache
-def struct_of(model: type[BaseModel], tag: str | None = None) -> Any:
+def struct_of(
+    model: type[BaseModel], tag: str | None = None, *, times_as_text: bool = False
+) -> Any:
     """The ``Struct`` derived from ``model``; with ``tag``, tagged by its ``type`` field (a
-    union of events needs tags), which is then a class attribute instead of a field."""
+    union of events needs tags), which is then a class attribute instead of a field.
+
+    ``times_as_text``: its required times without bounds of their own are left as the
+    text read, for the caller to parse many at once (``parse_times``), and named in its
+    ``TIMES_AS_TEXT``; not for a model with a model check, which may read them."""
     forbid_unknown, finite = _check_config(model)
     if tag is not None and typing.get_args(model.model_fields["type"].annotation) != (tag,):
         raise NotDerivable(f"{model.__name__}: a type other than the literal {tag!r}")
+    checks = _model_checks(model)
+    times_as_text = times_as_text and not checks
     fields: list[tuple[Any, ...]] = []
     stepped: list[FieldSteps] = []
+    as_text: list[str] = []
     for name, info in model.model_fields.items():
         if tag is not None and name == "type":
             continue
         kind, steps = _field_of(model, name, info, finite)
         default = REQUIRED if info.is_required() else _default(info)
+        if times_as_text and default is REQUIRED and only_parses_a_time(steps):
+            as_text.append(name)
+            steps = []
         if steps:
             stepped.append(FieldSteps(name, steps, default))
         if default is REQUIRED:
@@ -214,18 +237,10 @@ def struct_of(model: type[BaseModel], tag: str | None = None) -> Any:
             fields.append((name, kind | msgspec.UnsetType, stepped[-1].msgspec_default))
         else:
             fields.append((name, kind, default))
-    checks = _model_checks(model)
-    namespace: dict[str, Any] = {}
-    if stepped or checks:
-        namespace["__post_init__"] = post_init(stepped, checks)
-    for owner in reversed(model.__mro__):
-        namespace |= {k: v for k, v in vars(owner).items() if isinstance(v, property)}
-    if tag is not None:
-        namespace["type"] = tag
     return msgspec.defstruct(
-        f"{model.__name__}Struct",
+        f"{model.__name__}Struct{'TimesAsText' if times_as_text else ''}",
         fields,
-        namespace=namespace,
+        namespace=_namespace(model, tag, stepped, checks, as_text),
         kw_only=True,
         frozen=True,
         gc=False,
@@ -234,6 +249,25 @@ def struct_of(model: type[BaseModel], tag: str | None = None) -> Any:
         tag=tag,
         module=__name__,
     )
+
+
+def _namespace(
+    model: type[BaseModel],
+    tag: str | None,
+    stepped: list[FieldSteps],
+    checks: list[Step],
+    as_text: list[str],
+) -> dict[str, Any]:
+    """The ``Struct``'s class attributes: its ``__post_init__``, the model's properties,
+    its tag, the times it leaves as text."""
+    namespace: dict[str, Any] = {TIMES_AS_TEXT: tuple(as_text)}
+    if stepped or checks:
+        namespace["__post_init__"] = post_init(stepped, checks)
+    for owner in reversed(model.__mro__):
+        namespace |= {k: v for k, v in vars(owner).items() if isinstance(v, property)}
+    if tag is not None:
+        namespace["type"] = tag
+    return namespace
 
 
 def _default(info: FieldInfo) -> Any:

@@ -360,6 +360,28 @@ def test_edges_of_time_agree(time: str, uuid_text: str) -> None:
     assert_agrees((MIDNIGHT % (uuid_text, time)).encode(), Stream.METRICS)
 
 
+@pytest.mark.parametrize(
+    "time",
+    [
+        "2026-01-01T00:00:00.1234567Z",
+        "2026-01-01T00:00:00.9999999+02:00",
+        "9999-12-31T23:59:59-12:00",
+        "2026-06-01T12:00:00+05:30",
+        "2026-06-01T12:00:00",
+        "2026-06-01T12:00:00.5z",
+        "2026-06-01 12:00:00Z",
+    ],
+)
+def test_a_time_among_others_is_read_as_alone(time: str) -> None:
+    """Times are parsed a batch at once; one that needs more (an offset, a seventh digit)
+    gets what it gets alone, and so do the others."""
+    usual = MIDNIGHT % (uuid.uuid4(), "2026-06-01T12:00:00.123456Z")
+    values = [usual.encode(), (MIDNIGHT % (uuid.uuid4(), time)).encode(), usual.encode()]
+    expected = [reference(value, Stream.METRICS) for value in values]
+    expected = [outcome[:2] if outcome[0] == "event" else outcome for outcome in expected]
+    assert batch_through_decode_stage(values, Stream.METRICS) == expected
+
+
 def test_a_time_with_an_offset_is_read_in_utc() -> None:
     value = (MIDNIGHT % (uuid.uuid4(), "2026-06-01T12:00:00+05:30")).encode()
     event = struct_decoder(REGISTRY.accepts(Stream.METRICS)).read(value)
