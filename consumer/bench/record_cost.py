@@ -1,0 +1,104 @@
+"""CPU time of unpacking fetched records, per record: aiokafka's own against ``TupleRecords``.
+
+Each pipeline's workload is written into record batches of ``RECORDS_PER_BATCH`` with
+aiokafka's own builder, as a producer sends them, then unpacked the way the consumer's
+``getmany`` takes them (runs of at most ``BATCH`` records, CRCs checked), by aiokafka's
+``PartitionRecords`` and by ``consumer.engine.records.TupleRecords`` in turn, pass after
+pass, with the garbage collector tuned as the service tunes it. The figure is CPU time
+(``time.process_time``); the median of the passes is reported for each.
+
+    python -m consumer.bench.record_cost --events 50000 --repeat 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import struct
+import time
+from collections.abc import Sequence
+
+from aiokafka.consumer.fetcher import READ_COMMITTED
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.record.memory_records import MemoryRecords
+from aiokafka.structs import TopicPartition
+
+from consumer.bench.decode_cost import BATCH, workload_records
+from consumer.engine.records import AIOKAFKA_RECORDS, TupleRecords
+from consumer.service import tune_garbage_collector
+from schemas.topics import Stream
+
+RECORDS_PER_BATCH = 500
+"""Records per record batch: what the benchmark's producer sends at once (16 KiB lingers
+hold 40-100 events; a backlog fetched at once holds batches of this order)."""
+
+
+def record_log(stream: Stream, events: int) -> bytes:
+    """The workload's records as a partition's log: record batches back to back."""
+    log = bytearray()
+    records = workload_records(stream, events)
+    for base in range(0, len(records), RECORDS_PER_BATCH):
+        builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, 1 << 24)
+        for delta, record in enumerate(records[base : base + RECORDS_PER_BATCH]):
+            builder.append(delta, timestamp=None, key=record.key, value=record.value, headers=[])
+        batch = builder.build()
+        struct.pack_into(">q", batch, 0, base)  # the batch's base offset
+        log += batch
+    return bytes(log)
+
+
+def cpu_per_record(unpacker: type, log: bytes, events: int) -> float:
+    """Microseconds of CPU per record to unpack ``log`` in runs of ``BATCH``."""
+    started = time.process_time()
+    records = unpacker(
+        TopicPartition("t", 0), MemoryRecords(log), [], 0, None, None, True, READ_COMMITTED
+    )
+    taken = 0
+    while True:
+        run = []
+        for record in records:
+            run.append(record)
+            if len(run) >= BATCH:
+                break
+        taken += len(run)
+        if len(run) < BATCH:
+            break
+    elapsed = time.process_time() - started
+    if taken != events:
+        raise RuntimeError(f"unpacked {taken} records of {events}")
+    return elapsed / events * 1e6
+
+
+def measure(stream: Stream, events: int, repeat: int) -> dict[str, list[float]]:
+    """Microseconds per record of each unpacker, ``repeat`` alternated passes."""
+    log = record_log(stream, events)
+    tune_garbage_collector()
+    unpackers = {"aiokafka": AIOKAFKA_RECORDS, "tuples": TupleRecords}
+    runs: dict[str, list[float]] = {name: [] for name in unpackers}
+    for _ in range(repeat):
+        for name, unpacker in unpackers.items():
+            runs[name].append(cpu_per_record(unpacker, log, events))
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000, help="records per pass")
+    parser.add_argument("--repeat", type=int, default=7, help="passes per unpacker")
+    parser.add_argument(
+        "--stream", choices=[s.value for s in Stream], action="append", help="default: all"
+    )
+    args = parser.parse_args(argv)
+    if args.events < 1 or args.repeat < 1:
+        parser.error("--events and --repeat must be at least 1")
+    for name in args.stream or [s.value for s in Stream]:
+        runs = measure(Stream(name), args.events, args.repeat)
+        figures = "  ".join(
+            f"{unpacker} {statistics.median(values):5.2f} ({min(values):.2f}-{max(values):.2f})"
+            for unpacker, values in runs.items()
+        )
+        print(f"{name:8} us/record, median (range): {figures}")
+
+
+if __name__ == "__main__":
+    main()
