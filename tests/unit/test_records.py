@@ -176,3 +176,12 @@ def test_install_swaps_the_fetchers_class_for_this_aiokafka(
     monkeypatch.setattr(aiokafka, "__version__", "9.9.9")
     assert records.install() is False
     assert aiokafka_fetcher.PartitionRecords is AIOKAFKA_RECORDS
+
+
+def test_record_cost_measures_both_unpackers_over_the_whole_workload() -> None:
+    from consumer.bench import record_cost
+    from schemas.topics import Stream
+
+    runs = record_cost.measure(Stream.METRICS, 1_200, 1)
+    assert set(runs) == {"aiokafka", "tuples", "C parse alone"}
+    assert all(len(values) == 1 and values[0] > 0 for values in runs.values())
