@@ -62,20 +62,32 @@ def measure(stream: Stream, events: int, repeat: int) -> list[float]:
     return [cpu_per_event(stream, records) for _ in range(repeat)]
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=50_000, help="events per pass")
-    parser.add_argument("--repeat", type=int, default=7, help="passes per pipeline")
+def workload_arguments(
+    description: str, per_pass: str, argv: Sequence[str] | None
+) -> tuple[list[Stream], int, int]:
+    """(streams, events per pass, passes) from the command line of a workload measurement."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--events", type=int, default=50_000, help=f"{per_pass} per pass")
+    parser.add_argument("--repeat", type=int, default=7, help="passes")
     parser.add_argument(
         "--stream", choices=[s.value for s in Stream], action="append", help="default: all"
     )
     args = parser.parse_args(argv)
     if args.events < 1 or args.repeat < 1:
         parser.error("--events and --repeat must be at least 1")
-    for name in args.stream or [s.value for s in Stream]:
-        runs = measure(Stream(name), args.events, args.repeat)
+    return (
+        [Stream(name) for name in args.stream or [s.value for s in Stream]],
+        args.events,
+        args.repeat,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    streams, events, repeat = workload_arguments(__doc__.splitlines()[0], "events", argv)
+    for stream in streams:
+        runs = measure(stream, events, repeat)
         spread = f"{min(runs):.2f}-{max(runs):.2f}"
-        print(f"{name:8} median {statistics.median(runs):6.2f} us/event (range {spread})")
+        print(f"{stream.value:8} median {statistics.median(runs):6.2f} us/event (range {spread})")
 
 
 if __name__ == "__main__":

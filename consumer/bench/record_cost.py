@@ -13,7 +13,6 @@ parser alone (batches parsed, CRCs checked, records iterated). The figure is CPU
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import struct
 import time
@@ -24,7 +23,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import TopicPartition
 
-from consumer.bench.decode_cost import BATCH, workload_records
+from consumer.bench.decode_cost import BATCH, workload_arguments, workload_records
 from consumer.engine.records import AIOKAFKA_RECORDS, TupleRecords
 from consumer.service import tune_garbage_collector
 from schemas.topics import Stream
@@ -102,22 +101,14 @@ def measure(stream: Stream, events: int, repeat: int) -> dict[str, list[float]]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=50_000, help="records per pass")
-    parser.add_argument("--repeat", type=int, default=7, help="passes per unpacker")
-    parser.add_argument(
-        "--stream", choices=[s.value for s in Stream], action="append", help="default: all"
-    )
-    args = parser.parse_args(argv)
-    if args.events < 1 or args.repeat < 1:
-        parser.error("--events and --repeat must be at least 1")
-    for name in args.stream or [s.value for s in Stream]:
-        runs = measure(Stream(name), args.events, args.repeat)
+    streams, events, repeat = workload_arguments(__doc__.splitlines()[0], "records", argv)
+    for stream in streams:
+        runs = measure(stream, events, repeat)
         figures = "  ".join(
             f"{unpacker} {statistics.median(values):5.2f} ({min(values):.2f}-{max(values):.2f})"
             for unpacker, values in runs.items()
         )
-        print(f"{name:8} us/record, median (range): {figures}")
+        print(f"{stream.value:8} us/record, median (range): {figures}")
 
 
 if __name__ == "__main__":
