@@ -25,8 +25,18 @@ REQUIRED = PydanticUndefined
 FRACTION_AT = 19
 """Where the fractional seconds of a time msgspec reads begin (``YYYY-MM-DDTHH:MM:SS.``)."""
 SEVENTH_DIGIT = FRACTION_AT + 7
+_ASCII_DIGITS = "0123456789"
 _FIRST_UTC = datetime.min.replace(tzinfo=UTC)
 _LAST_UTC = datetime.max.replace(tzinfo=UTC)
+
+
+def cut_to_microseconds(text: str) -> str:
+    """``text`` with its fractional seconds cut to six digits: pydantic truncates the
+    digits beyond the microsecond, where msgspec would round them. A seventh digit that
+    is not ASCII is left for msgspec to refuse."""
+    if text[SEVENTH_DIGIT : SEVENTH_DIGIT + 1].isdigit() and text[FRACTION_AT] == ".":
+        return text[:SEVENTH_DIGIT] + text[SEVENTH_DIGIT:].lstrip(_ASCII_DIGITS)
+    return text
 
 
 @functools.cache
@@ -36,9 +46,7 @@ def time_parser(low: datetime | None, high: datetime | None) -> Step:
     bounded = not any_time(low, high)  # else the move to UTC checked them
 
     def parse(text: str) -> datetime:
-        if text[SEVENTH_DIGIT : SEVENTH_DIGIT + 1].isdigit() and text[FRACTION_AT] == ".":
-            raise ValueError("more than six fractional digits")
-        moment = convert(text, datetime)
+        moment = convert(cut_to_microseconds(text), datetime)
         if moment.tzinfo is not UTC:
             if moment.tzinfo is None:
                 raise ValueError("a time without an offset")
@@ -69,12 +77,12 @@ def only_parses_a_time(steps: list[Step]) -> bool:
 
 def parse_times(texts: list[str]) -> list[datetime] | None:
     """What ``only_parses_a_time``'s steps make of each text, for many texts at once in C
-    calls only; ``None`` when any text would take another way there: more than six
-    fractional digits (refused), an offset other than UTC (moved), no offset (refused).
-    The caller then parses them one by one. Raises what msgspec raises for a text it
-    cannot parse."""
+    calls only (a fraction of more than six digits is cut text by text, when any text
+    has one); ``None`` when any text would take another way there: an offset other than
+    UTC (moved) or none (refused). The caller then parses them one by one. Raises what
+    msgspec raises for a text it cannot parse."""
     if _SEVEN_DIGITS.search("\n".join(texts)) is not None:
-        return None
+        texts = list(map(cut_to_microseconds, texts))
     moments: list[datetime] = msgspec.convert(texts, list[datetime])
     if any(zone is not UTC for zone in set(map(_TZINFO, moments))):
         return None

@@ -9,7 +9,7 @@ code: its before and after validators, its ``after`` field and model validators.
 things are narrowed on purpose, so that msgspec refuses instead of deciding differently:
 
 - unknown fields are refused (the pydantic decoder then keeps, counts and names them);
-- a time is read as text, refused with more than six fractional digits (msgspec rounds
+- a time is read as text, its fractional seconds cut to six digits (msgspec would round
   them where pydantic truncates), then parsed by msgspec and moved to UTC.
 
 A model with anything else (another validator mode, a type not listed in ``_scalar``, a

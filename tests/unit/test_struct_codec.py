@@ -98,7 +98,7 @@ def times(draw: st.DrawFn) -> str:
             st.datetimes(min_value=datetime(9999, 12, 31)),
         )
     )
-    digits = draw(st.integers(0, 9))
+    digits = draw(st.integers(0, 12))
     fraction = (
         "."
         + "".join(draw(st.lists(st.sampled_from("0123456789"), min_size=digits, max_size=digits)))
@@ -380,6 +380,17 @@ def test_a_time_among_others_is_read_as_alone(time: str) -> None:
     expected = [reference(value, Stream.METRICS) for value in values]
     expected = [outcome[:2] if outcome[0] == "event" else outcome for outcome in expected]
     assert batch_through_decode_stage(values, Stream.METRICS) == expected
+
+
+@pytest.mark.parametrize("fraction", ["1234567", "123456789", "123456789012"])
+def test_a_fraction_beyond_the_microsecond_is_cut_by_msgspec_as_by_pydantic(fraction: str) -> None:
+    """Producers that write seven to nine digits (.NET, Java) stay on the fast path."""
+    value = (MIDNIGHT % (uuid.uuid4(), f"2026-01-01T00:00:00.{fraction}Z")).encode()
+    reader = struct_decoder(REGISTRY.accepts(Stream.METRICS))
+    event = reader.read(value)
+    assert event is not None and event.time == datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
+    assert reader.read_all([value, value], MAX_BYTES) is not None
+    assert_agrees(value, Stream.METRICS)
 
 
 def test_a_time_with_an_offset_is_read_in_utc() -> None:
