@@ -117,14 +117,12 @@ class StructDecoder:
     def _each_in_full(self, values: list[bytes]) -> list[Any]:
         return list(map(self._decode, values))  # type: ignore[arg-type]
 
-    def _times_together(self, values: list[bytes]) -> list[Any] | None:
+    def _times_together(self, values: list[bytes]) -> list[Any]:
         """The values read with their times as text, then the times parsed together
         (``parse_times``) and set in place: the same ``Struct``s as ``_each_in_full``."""
         events = list(map(self._decode_with_text, values))
         for name in self._times_as_text or ():
             moments = parse_times(list(map(operator.attrgetter(name), events)))
-            if moments is None:
-                return None
             collections.deque(map(_set_field, events, itertools.repeat(name), moments), 0)
         return events
 

@@ -24,7 +24,8 @@ REQUIRED = PydanticUndefined
 
 FRACTION_AT = 19
 """Where the fractional seconds of a time msgspec reads begin (``YYYY-MM-DDTHH:MM:SS.``)."""
-SEVENTH_DIGIT = FRACTION_AT + 7
+MICROSECOND_DIGITS = 6
+SEVENTH_DIGIT = FRACTION_AT + 1 + MICROSECOND_DIGITS
 _ASCII_DIGITS = "0123456789"
 _FIRST_UTC = datetime.min.replace(tzinfo=UTC)
 _LAST_UTC = datetime.max.replace(tzinfo=UTC)
@@ -32,11 +33,28 @@ _LAST_UTC = datetime.max.replace(tzinfo=UTC)
 
 def cut_to_microseconds(text: str) -> str:
     """``text`` with its fractional seconds cut to six digits: pydantic truncates the
-    digits beyond the microsecond, where msgspec would round them. A seventh digit that
-    is not ASCII is left for msgspec to refuse."""
-    if text[SEVENTH_DIGIT : SEVENTH_DIGIT + 1].isdigit() and text[FRACTION_AT] == ".":
-        return text[:SEVENTH_DIGIT] + text[SEVENTH_DIGIT:].lstrip(_ASCII_DIGITS)
-    return text
+    digits beyond the microsecond, where msgspec would round them. Only ASCII digits
+    count (msgspec refuses any other); what follows the fraction is kept."""
+    if not (text[SEVENTH_DIGIT : SEVENTH_DIGIT + 1].isdigit() and text[FRACTION_AT] == "."):
+        return text  # fewer than seven characters after the point: nothing to cut
+    fraction_and_rest = text[FRACTION_AT + 1 :]
+    rest = fraction_and_rest.lstrip(_ASCII_DIGITS)
+    if len(fraction_and_rest) - len(rest) <= MICROSECOND_DIGITS:
+        return text
+    return text[: FRACTION_AT + 1 + MICROSECOND_DIGITS] + rest
+
+
+def moved_to_utc(moment: datetime) -> datetime:
+    """``moment`` moved to UTC (``ValueError`` without an offset or beyond the years 1 to
+    9999 in UTC)."""
+    if moment.tzinfo is UTC:
+        return moment
+    if moment.tzinfo is None:
+        raise ValueError("a time without an offset")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("outside the years 1 to 9999 in UTC") from exc
 
 
 @functools.cache
@@ -46,14 +64,7 @@ def time_parser(low: datetime | None, high: datetime | None) -> Step:
     bounded = not any_time(low, high)  # else the move to UTC checked them
 
     def parse(text: str) -> datetime:
-        moment = convert(cut_to_microseconds(text), datetime)
-        if moment.tzinfo is not UTC:
-            if moment.tzinfo is None:
-                raise ValueError("a time without an offset")
-            try:
-                moment = moment.astimezone(UTC)
-            except OverflowError as exc:
-                raise ValueError("outside the years 1 to 9999 in UTC") from exc
+        moment = moved_to_utc(convert(cut_to_microseconds(text), datetime))
         if bounded and ((low is not None and moment < low) or (high is not None and moment > high)):
             raise ValueError("outside the field's bounds")
         return moment
@@ -75,17 +86,17 @@ def only_parses_a_time(steps: list[Step]) -> bool:
     return steps == [time_parser(_FIRST_UTC, _LAST_UTC)]
 
 
-def parse_times(texts: list[str]) -> list[datetime] | None:
-    """What ``only_parses_a_time``'s steps make of each text, for many texts at once in C
-    calls only (a fraction of more than six digits is cut text by text, when any text
-    has one); ``None`` when any text would take another way there: an offset other than
-    UTC (moved) or none (refused). The caller then parses them one by one. Raises what
-    msgspec raises for a text it cannot parse."""
+def parse_times(texts: list[str]) -> list[datetime]:
+    """What ``only_parses_a_time``'s steps make of each text, for many texts at once: in
+    C calls only when every time is in UTC with at most six fractional digits, the
+    usual case; text by text for the fractions to cut when any text has more, and time
+    by time for the moves to UTC when any time has another offset. Raises what those
+    steps raise."""
     if _SEVEN_DIGITS.search("\n".join(texts)) is not None:
         texts = list(map(cut_to_microseconds, texts))
     moments: list[datetime] = msgspec.convert(texts, list[datetime])
     if any(zone is not UTC for zone in set(map(_TZINFO, moments))):
-        return None
+        moments = list(map(moved_to_utc, moments))
     return moments
 
 

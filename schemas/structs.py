@@ -203,16 +203,21 @@ def _check_config(model: type[BaseModel]) -> tuple[bool, bool]:
     return config.get("extra") != "ignore", config.get("allow_inf_nan") is False
 
 
-@functools.cache
 def struct_of(
     model: type[BaseModel], tag: str | None = None, *, times_as_text: bool = False
 ) -> Any:
     """The ``Struct`` derived from ``model``; with ``tag``, tagged by its ``type`` field (a
     union of events needs tags), which is then a class attribute instead of a field.
+    One class for each set of arguments, however they are passed.
 
     ``times_as_text``: its required times without bounds of their own are left as the
     text read, for the caller to parse many at once (``parse_times``), and named in its
     ``TIMES_AS_TEXT``; not for a model with a model check, which may read them."""
+    return _derived(model, tag, times_as_text)
+
+
+@functools.cache
+def _derived(model: type[BaseModel], tag: str | None, times_as_text: bool) -> Any:
     forbid_unknown, finite = _check_config(model)
     if tag is not None and typing.get_args(model.model_fields["type"].annotation) != (tag,):
         raise NotDerivable(f"{model.__name__}: a type other than the literal {tag!r}")
@@ -238,7 +243,7 @@ def struct_of(
         else:
             fields.append((name, kind, default))
     return msgspec.defstruct(
-        f"{model.__name__}Struct{'TimesAsText' if times_as_text else ''}",
+        f"{model.__name__}Struct{'TimesAsText' if as_text else ''}",
         fields,
         namespace=_namespace(model, tag, stepped, checks, as_text),
         kw_only=True,
