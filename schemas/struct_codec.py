@@ -60,12 +60,12 @@ def event_struct_type(models: typing.Sequence[type[Envelope]], times_as_text: bo
     return typing.Union[tuple(tagged)]  # noqa: UP007
 
 
-def times_as_text(struct_type: Any) -> tuple[str, ...] | None:
+def times_read_as_text(struct_type: Any) -> tuple[str, ...]:
     """The times every ``Struct`` of ``struct_type`` leaves as text (``struct_of``), the
-    same in each; ``None`` when they differ or there are none."""
+    same in each; none when they differ."""
     structs = typing.get_args(struct_type) or (struct_type,)
     names = {getattr(struct, TIMES_AS_TEXT) for struct in structs}
-    return names.pop() if len(names) == 1 and names != {()} else None
+    return names.pop() if len(names) == 1 else ()
 
 
 class StructDecoder:
@@ -79,13 +79,15 @@ class StructDecoder:
         self._decode = (
             msgspec.json.Decoder(event_struct_type(self.models)).decode if self.models else None
         )
-        self._read_all: typing.Callable[[list[bytes]], list[Any] | None] = self._each_in_full
+        self._slice_decode = self._decode
+        self._slice_times: tuple[str, ...] = ()
+        """How ``read_all`` reads a slice: with ``Struct``s that leave these times as text
+        when every event type has them, else as ``read`` does."""
         if self.models:
             with_text = event_struct_type(self.models, times_as_text=True)
-            self._times_as_text = times_as_text(with_text)
-            if self._times_as_text is not None:
-                self._decode_with_text = msgspec.json.Decoder(with_text).decode
-                self._read_all = self._times_together
+            if times := times_read_as_text(with_text):
+                self._slice_decode = msgspec.json.Decoder(with_text).decode
+                self._slice_times = times
 
     def read(self, value: bytes) -> Any | None:
         """The event as a ``Struct``, or ``None`` when msgspec does not vouch for it."""
@@ -98,7 +100,8 @@ class StructDecoder:
 
     def read_all(self, values: list[bytes], max_bytes: int) -> list[Any] | None:
         """Every value as a ``Struct``, in one pass of C calls (no Python per value beyond
-        the ``Struct``'s ``__post_init__``); ``None`` when any value is missing, longer
+        the ``Struct``'s ``__post_init__``; the times parsed together, ``parse_times``): the
+        ``Struct``s ``read`` gives one by one. ``None`` when any value is missing, longer
         than ``max_bytes``, holds a backslash and the escape ``\\u0000``, or is refused,
         so that the caller reads them one by one with ``read`` instead. The values are
         searched for both together, joined by a byte that no escape spans."""
@@ -110,21 +113,13 @@ class StructDecoder:
             joined = b"\n".join(values)
             if _BACKSLASH in joined and _NUL_ESCAPE in joined:
                 return None
-            return self._read_all(values)
+            events = list(map(self._slice_decode, values))  # type: ignore[arg-type]
+            for name in self._slice_times:  # parsed together, set in place
+                moments = parse_times(list(map(operator.attrgetter(name), events)))
+                collections.deque(map(_set_field, events, itertools.repeat(name), moments), 0)
+            return events
         except Exception:  # a missing value, or any refusal: one by one
             return None
-
-    def _each_in_full(self, values: list[bytes]) -> list[Any]:
-        return list(map(self._decode, values))  # type: ignore[arg-type]
-
-    def _times_together(self, values: list[bytes]) -> list[Any]:
-        """The values read with their times as text, then the times parsed together
-        (``parse_times``) and set in place: the same ``Struct``s as ``_each_in_full``."""
-        events = list(map(self._decode_with_text, values))
-        for name in self._times_as_text or ():
-            moments = parse_times(list(map(operator.attrgetter(name), events)))
-            collections.deque(map(_set_field, events, itertools.repeat(name), moments), 0)
-        return events
 
     def decode(self, value: bytes | None, *, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Any:
         """``schemas.codec.decode(value, adapter, max_bytes=max_bytes)``, msgspec first: the
