@@ -31,9 +31,9 @@ from schemas.events import (
     MetricRecordedData,
 )
 from schemas.extras import unknown_fields
-from schemas.publisher import (
+from schemas.publisher import EventPublisher
+from schemas.publishing import (
     BrokerUnreachable,
-    EventPublisher,
     MetricSample,
     PublishError,
     Sent,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -29,40 +28,13 @@ from schemas.codec import (
     encode,
 )
 from schemas.events import AnyEvent
+from schemas.publishing import BrokerUnreachable as BrokerUnreachable
+from schemas.publishing import JobSequences
+from schemas.publishing import MetricSample as MetricSample
+from schemas.publishing import PublishError as PublishError
+from schemas.publishing import Sent as Sent
+from schemas.publishing import UnknownJobSequence as UnknownJobSequence
 from schemas.topics import CONTRACTS, Stream, record_key, stream_of
-
-
-class PublishError(Exception):
-    """An event could not be published (the broker refused it or never answered)."""
-
-
-class BrokerUnreachable(PublishError):
-    """Kafka cannot be reached, or did not acknowledge in time."""
-
-
-class UnknownJobSequence(PublishError):
-    """A job helper was called for a job whose sequence this publisher does not track."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """Where an acknowledged event was written."""
-
-    topic: str
-    partition: int
-    offset: int
-    event_id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class MetricSample:
-    """One metric sample for ``EventPublisher.record_metrics``."""
-
-    service_name: str
-    metric_type: str
-    value: float
-    unit: str
-    at: datetime | None = None
 
 
 class EventPublisher:
@@ -97,7 +69,7 @@ class EventPublisher:
         }
         self._producer: AIOKafkaProducer | None = None
         self._order = asyncio.Lock()
-        self._sequences: dict[UUID, int] = {}
+        self._sequences = JobSequences()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -191,17 +163,10 @@ class EventPublisher:
 
     def resume_job(self, job_id: UUID | str, last_sequence: int) -> None:
         """Continue a job created elsewhere: the next event gets ``last_sequence + 1``."""
-        self._sequences[as_uuid(job_id)] = last_sequence
+        self._sequences.resume(as_uuid(job_id), last_sequence)
 
     def _next_sequence(self, job_id: UUID) -> int:
-        """The job's next sequence; one handed out is never reused, even if its send fails."""
-        if job_id not in self._sequences:
-            raise UnknownJobSequence(
-                f"job {job_id} is not tracked by this publisher (never created here, or "
-                "already finished): call resume_job(job_id, last_sequence) first"
-            )
-        self._sequences[job_id] += 1
-        return self._sequences[job_id]
+        return self._sequences.next(job_id)
 
     async def create_job(
         self,
@@ -225,7 +190,7 @@ class EventPublisher:
             "sequence": sequence,
         }
         await self.send(self.event("utxoiq.backfill.job.created", data, at))
-        self._sequences[uid] = sequence
+        self._sequences.resume(uid, sequence)
         return uid
 
     async def progress_job(
@@ -240,7 +205,7 @@ class EventPublisher:
         """Publish ``job.completed`` (terminal: the job is no longer tracked)."""
         uid = as_uuid(job_id)
         sent = await self._job_event("utxoiq.backfill.job.completed", uid, {"job_id": uid}, at)
-        self._sequences.pop(uid, None)
+        self._sequences.finish(uid)
         return sent
 
     async def fail_job(
@@ -250,7 +215,7 @@ class EventPublisher:
         uid = as_uuid(job_id)
         data = {"job_id": uid, "error_message": error_message}
         sent = await self._job_event("utxoiq.backfill.job.failed", uid, data, at)
-        self._sequences.pop(uid, None)
+        self._sequences.finish(uid)
         return sent
 
     async def _job_event(
