@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from operator import attrgetter
 
 import asyncpg
 
@@ -41,6 +42,8 @@ set on the pool, so that it costs no round trip per batch). Such a batch has no 
 outside PostgreSQL: a PostgreSQL crash can lose its commit (the last fraction of a
 second), and its positions are lost with its rows, so the records are consumed again
 with the same effect."""
+
+_EVENT_TIME = attrgetter("event.time")
 
 
 async def wait_for_flush(conn: asyncpg.Connection, async_commit: bool) -> None:
@@ -106,6 +109,6 @@ async def apply_batch(
         report.dead_by_stage[d.stage] += 1
     report.unknown_fields.update(work.unknown_fields)
     if decoded:
-        oldest = min(item.event.time for item in decoded)
+        oldest = min(map(_EVENT_TIME, decoded))
         report.oldest_event_age_s = (datetime.now(UTC) - oldest).total_seconds()
     return report
