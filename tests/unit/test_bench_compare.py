@@ -128,6 +128,25 @@ def test_runs_on_a_machine_of_another_speed_are_pointed_out(tmp_path: Path) -> N
     ]  # the naive baselines (2,500 and 2,400 events/s) are within 15% of each other
 
 
+def test_between_commits_the_speed_is_read_off_the_ceilings_that_run_no_project_code(
+    tmp_path: Path,
+) -> None:
+    """The decode-only ceiling runs the project's decoder: a faster decoder in the later
+    commit is not a faster machine, but a slower COPY is a slower machine."""
+    before = orjson.loads(run_file(tmp_path, "a", 100_000.0).read_bytes())
+    after = copy.deepcopy(before)
+    after["machine"]["git"]["commit"] = "fedcba9876543210"
+    after["pipelines"][0]["ceilings"]["decode_only"]["events_per_second"] = 500_000.0
+    (tmp_path / "after.json").write_bytes(orjson.dumps(after))
+    runs = [load_run(tmp_path / "a.json"), load_run(tmp_path / "after.json")]
+    assert speed_notes(runs, ["metrics"]) == []
+    after["pipelines"][0]["ceilings"]["write_only"]["events_per_second"] /= 2
+    (tmp_path / "after.json").write_bytes(orjson.dumps(after))
+    runs = [load_run(tmp_path / "a.json"), load_run(tmp_path / "after.json")]
+    (note,) = speed_notes(runs, ["metrics"])
+    assert note.startswith("metrics: the write-only ceiling (COPY) ranged") and "(2.00x)" in note
+
+
 def test_only_pipelines_measured_in_every_run_are_compared(tmp_path: Path) -> None:
     data = orjson.loads(run_file(tmp_path, "a", 100_000.0).read_bytes())
     jobs = {**data["pipelines"][0], "pipeline": "jobs"}
