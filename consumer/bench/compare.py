@@ -141,8 +141,9 @@ MACHINE_GAUGES = {
     "write-only ceiling (COPY)": _ceiling("write_only"),
     "naive baseline (round trips)": _ceiling("naive_baseline"),
 }
-"""Ceilings that run none of the project's code (aiokafka's own records, rows the
-benchmark builds, PostgreSQL): how fast the machine ran, whatever the runs' commits."""
+"""Ceilings that run none of the project's code (aiokafka's own records; rows the
+benchmark builds, copied into the tables as they are): how fast the machine ran,
+whatever the runs' commits."""
 
 SAME_CODE_GAUGES = {"decode-only ceiling (CPU)": _ceiling("decode_only")}
 """The decode-only ceiling runs the project's decoder, so it gauges the machine only
