@@ -125,8 +125,8 @@ def render(run: BenchRun, console: Console) -> None:
     options = run.meta["options"]
     repeat = options.get("repeat", 1)
     measured = (
-        f"drain and ceilings are medians of {repeat} repetitions, latency is the last "
-        "drain's, peak RSS the largest of all"
+        f"drain and ceilings are medians of {repeat} repetitions, latency the window with "
+        f"the median p99 of {repeat}, peak RSS the largest of all"
         if repeat > 1
         else "each figure measured once"
     )

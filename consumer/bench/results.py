@@ -31,7 +31,8 @@ METHODS = {
     "through one asyncpg connection, no offsets, on a sample",
     "repeats": "each ceiling and the drain are measured --repeat times (the drain each time "
     "by fresh consumer processes in a fresh group, over emptied tables); a figure is the "
-    "median of its repetitions, and the paced load follows the last drain",
+    "median of its repetitions; the paced load follows the last drain, in --repeat "
+    "windows one after another, and its figures are the window's with the median p99",
 }
 
 
