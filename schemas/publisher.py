@@ -28,13 +28,25 @@ from schemas.codec import (
     encode,
 )
 from schemas.events import AnyEvent
-from schemas.publishing import BrokerUnreachable as BrokerUnreachable
-from schemas.publishing import JobSequences
-from schemas.publishing import MetricSample as MetricSample
-from schemas.publishing import PublishError as PublishError
-from schemas.publishing import Sent as Sent
-from schemas.publishing import UnknownJobSequence as UnknownJobSequence
+from schemas.publishing import (
+    BrokerUnreachable,
+    JobSequences,
+    MetricSample,
+    PublishError,
+    Sent,
+    UnknownJobSequence,
+)
 from schemas.topics import CONTRACTS, Stream, record_key, stream_of
+
+__all__ = [
+    "BrokerUnreachable",
+    "EventPublisher",
+    "MetricSample",
+    "PublishError",
+    "Sent",
+    "UnknownJobSequence",
+]
+"""Also importable from here, where they were defined before ``schemas.publishing``."""
 
 
 class EventPublisher:

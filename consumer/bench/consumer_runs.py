@@ -97,7 +97,7 @@ def _drain_rate(drain: Drain) -> float:
 
 def _p99(latency: Latency) -> float:
     """A window's p99, a window without one (nothing seen committed) ranking last."""
-    return latency.p99_ms if latency.p99_ms == latency.p99_ms else math.inf
+    return math.inf if math.isnan(latency.p99_ms) else latency.p99_ms
 
 
 async def drain_once(

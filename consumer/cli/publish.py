@@ -23,9 +23,9 @@ from consumer.cli.common import load_settings, run
 from consumer.cli.errors import fail
 from consumer.cli.files import input_file
 from consumer.settings import Settings
+from schemas import BrokerUnreachable, EventPublisher, PublishError
 from schemas.codec import EVENT_ADAPTER, EventRejected, decode
 from schemas.events import AnyEvent
-from schemas.publisher import BrokerUnreachable, EventPublisher, PublishError
 from schemas.topics import Stream, stream_of
 
 CHUNK = 1000
