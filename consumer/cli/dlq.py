@@ -102,7 +102,7 @@ async def _stats(settings: Settings, chosen: DeadLetterFilter) -> list[StatsRow]
 @filtered((*SUMMARY, Option.KEY))
 def list_(
     chosen: DeadLetterFilter,
-    limit: int = typer.Option(50, "--limit", metavar="N", help="At most N records."),
+    limit: int = typer.Option(50, "--limit", min=1, metavar="N", help="At most N records."),
     as_json: bool = JSON,
 ) -> None:
     """Dead letters, newest first: a table, or --json (values in base64)."""

@@ -27,6 +27,8 @@ def utxoiq(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         ("query", "jobs", "--limit", "abc"),
         ("no-such-command",),
         ("db", "upgrade", "--bogus"),
+        ("dlq", "list", "--limit", "0"),
+        ("dlq", "export", "--limit", "-1"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(args: tuple[str, ...]) -> None:
