@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -54,15 +55,28 @@ def export(
 
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
+    """Standard output, or ``path`` written whole or not at all: the lines go to a
+    temporary file beside it (readable by its owner only, as dead letters hold users'
+    data), which replaces ``path`` once the export has succeeded; an export that fails
+    leaves a file already there as it was."""
     if path is None:
         yield sys.stdout
         return
     try:
-        stream = path.open("w", encoding="utf-8")
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror}")
-    with stream:
-        yield stream
+    partial = Path(name)
+    try:
+        with open(fd, "w", encoding="utf-8") as stream:
+            yield stream
+        try:
+            partial.replace(path)
+        except OSError as exc:
+            fail(f"cannot write {path}: {exc.strerror}")
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 async def _export(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -161,7 +162,7 @@ async def test_dlq_show_prints_a_non_json_value_safely(
 
 
 async def test_list_stats_export_and_discard_answer_from_the_table(
-    settings: Settings, db: asyncpg.Pool, publish: Publish
+    settings: Settings, db: asyncpg.Pool, publish: Publish, tmp_path: Path
 ) -> None:
     """Dead letters of each stage are listed, counted and exported with their original
     bytes; a discard marks the chosen ones with the reason and leaves the rest pending."""
@@ -204,6 +205,16 @@ async def test_list_stats_export_and_discard_answer_from_the_table(
     assert {base64.b64decode(line["value"]) for line in lines} >= {b"{not json"}
     assert all(any(h[0] == "dlq.error.class" for h in line["headers"]) for line in lines)
 
+    target = tmp_path / "dead.ndjson"
+    target.write_text("an earlier export\n")
+    code, _, err = await run_utxoiq(
+        settings, "dlq", "export", "--stage", "decode", "-o", str(target)
+    )
+    assert code == 0, err
+    (line,) = target.read_text().splitlines()
+    assert base64.b64decode(orjson.loads(line)["value"]) == b"{not json"
+    assert _names(tmp_path) == ["dead.ndjson"]  # no partial file left beside it
+
 
 async def test_redrive_to_topic_republishes_and_refuses_past_the_maximum(
     settings: Settings, db: asyncpg.Pool, publish: Publish
@@ -230,3 +241,7 @@ async def test_redrive_to_topic_republishes_and_refuses_past_the_maximum(
     refused = await redrive_to_topic(settings, DeadLetterFilter(), execute=True, max_redrives=1)
     assert (refused.applied, refused.refused, refused.skipped) == (0, 1, 1)
     assert (await dead_status(db, second))["status"] == "pending"
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())

@@ -164,3 +164,16 @@ def test_every_dead_letter_command_checks_its_filter_the_same_way() -> None:
         result = utxoiq("dlq", *command, "--stage", "nope")
         assert result.returncode == 2, (command, result.stderr)
         assert result.stderr.count("\n") == 1 and "unknown stage 'nope'" in result.stderr
+
+
+def test_an_export_that_fails_leaves_the_file_it_would_replace(tmp_path: Path) -> None:
+    import os
+
+    target = tmp_path / "dead.ndjson"
+    target.write_text("an earlier export\n")
+    unreachable = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = utxoiq("dlq", "export", "--output", str(target), env=unreachable)
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1 and "cannot reach PostgreSQL" in result.stderr
+    assert target.read_text() == "an earlier export\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["dead.ndjson"]
