@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import typer
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 
 from consumer.cli.common import load_settings, run
+from consumer.cli.errors import EXIT_USAGE, fail
 from consumer.db import migrate
+from consumer.errors import one_line
 from consumer.metrics.maintain import maintain_database
 
 app = typer.Typer(
@@ -17,15 +24,47 @@ app = typer.Typer(
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    migrate.upgrade(load_settings().database, revision)
+    with _revision_checked():
+        migrate.upgrade(load_settings().database, revision)
     typer.echo(f"database at {revision}")
 
 
 @app.command()
-def downgrade(revision: str = typer.Argument("base", help="Target revision.")) -> None:
-    """Revert migrations down to REVISION (default: base, which drops every table)."""
-    migrate.downgrade(load_settings().database, revision)
+def downgrade(
+    revision: str = typer.Argument(
+        ..., help="Target revision; 'base' drops every table and the rows in it."
+    ),
+    dry_run: bool = typer.Option(
+        True, "--dry-run/--execute", help="List what would be undone (default), or undo it."
+    ),
+) -> None:
+    """Revert migrations down to REVISION: what each undoes goes with its data."""
+    settings = load_settings()
+    current = run(migrate.current_revision(settings.database))
+    with _revision_checked():
+        undone = migrate.reverted_by(current, revision)
+    if not undone:
+        typer.echo(f"database at {current or 'no revision'}: nothing to revert to {revision}")
+        return
+    if dry_run:
+        typer.echo(f"database at {current}; reverting to {revision} would undo:")
+        for name, made in undone:
+            typer.echo(f"  {name}  {one_line(made)}")
+        typer.echo("dry run: nothing changed (--execute to revert, with the data it drops)")
+        return
+    with _revision_checked():
+        migrate.downgrade(settings.database, revision)
     typer.echo(f"database at {revision}")
+
+
+@contextlib.contextmanager
+def _revision_checked() -> Iterator[None]:
+    """A revision alembic cannot find, or cannot move to from where the database is, is
+    a usage error in one line."""
+    try:
+        yield
+    except (CommandError, RevisionError) as exc:
+        fail(one_line(str(exc)), EXIT_USAGE)
 
 
 @app.command()

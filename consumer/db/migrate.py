@@ -32,6 +32,16 @@ def downgrade(database: DatabaseSettings, revision: str = "base") -> None:
     command.downgrade(alembic_config(database), revision)
 
 
+def reverted_by(current: str | None, target: str) -> list[tuple[str, str]]:
+    """The migrations a downgrade from ``current`` (None: no schema) to ``target`` undoes,
+    newest first, each as (revision, what it made). Raises alembic's ``RevisionError``
+    for a revision unknown or not below ``current``."""
+    if current is None:
+        return []
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    return [(script.revision, script.doc) for script in scripts.iterate_revisions(current, target)]
+
+
 def head_revision() -> str | None:
     """The newest migration in the package (no database or settings needed)."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()

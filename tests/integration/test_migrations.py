@@ -111,6 +111,39 @@ async def test_replicas_starting_together_migrate_once(
     assert await _differences(scratch_database) == []
 
 
+async def _utxoiq_db(database: DatabaseSettings, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "consumer.cli.main", "db", *args),
+        env={**os.environ, "DATABASE_URL": database.dsn},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_downgrade_lists_what_it_would_undo_until_told_to_execute(
+    scratch_database: DatabaseSettings,
+) -> None:
+    """Reverting migrations drops tables and their rows, so a downgrade names its target
+    and forecasts by default, as every destructive command does."""
+    await asyncio.to_thread(upgrade, scratch_database)
+    tables = await _tables(scratch_database)
+
+    code, out, err = await _utxoiq_db(scratch_database, "downgrade", "base")
+    assert code == 0, err
+    assert "would undo" in out and "0001" in out and "dry run" in out
+    assert await _tables(scratch_database) == tables
+
+    code, _, err = await _utxoiq_db(scratch_database, "downgrade", "no-such-revision")
+    assert code == 2 and err.count("\n") == 1 and "no-such-revision" in err
+
+    code, _, err = await _utxoiq_db(scratch_database, "downgrade", "base", "--execute")
+    assert code == 0, err
+    assert await _tables(scratch_database) == {"alembic_version"}
+
+
 async def test_a_consumer_brings_an_empty_database_to_the_newest_revision(
     scratch_database: DatabaseSettings,
 ) -> None:

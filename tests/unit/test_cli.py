@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+UNREACHABLE_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
 
 
 def utxoiq(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -27,12 +30,15 @@ def utxoiq(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         ("query", "jobs", "--limit", "abc"),
         ("no-such-command",),
         ("db", "upgrade", "--bogus"),
+        ("db", "downgrade"),
         ("dlq", "list", "--limit", "0"),
         ("dlq", "export", "--limit", "-1"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(args: tuple[str, ...]) -> None:
-    result = utxoiq(*args)
+    """Refused before any connection: the database address given leads nowhere, so a
+    command that went ahead could not change a real one."""
+    result = utxoiq(*args, env={**os.environ, "DATABASE_URL": UNREACHABLE_DATABASE})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -41,8 +47,6 @@ def test_bad_arguments_get_one_line_and_exit_2(args: tuple[str, ...]) -> None:
 
 
 def test_a_bad_setting_names_the_variable_in_one_line() -> None:
-    import os
-
     env = {**os.environ, "UTXOIQ_BATCH_MAX_RECORDS": "lots"}
     result = utxoiq("consume", env=env)
     assert result.returncode == 2
@@ -167,11 +171,9 @@ def test_every_dead_letter_command_checks_its_filter_the_same_way() -> None:
 
 
 def test_an_export_that_fails_leaves_the_file_it_would_replace(tmp_path: Path) -> None:
-    import os
-
     target = tmp_path / "dead.ndjson"
     target.write_text("an earlier export\n")
-    unreachable = {**os.environ, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    unreachable = {**os.environ, "DATABASE_URL": UNREACHABLE_DATABASE}
     result = utxoiq("dlq", "export", "--output", str(target), env=unreachable)
     assert result.returncode != 0
     assert result.stderr.count("\n") == 1 and "cannot reach PostgreSQL" in result.stderr
