@@ -2,8 +2,8 @@
 
 Unless told to run in place, the benchmark never writes to the database named by
 ``DATABASE_URL``: it uses (creating and migrating it when missing) the database of the
-same name plus ``_bench`` on the same server; a name that already contains ``bench`` is
-used as it is.
+same name plus ``_bench`` on the same server; a name that already ends in ``_bench`` (the
+benchmark's own database, named directly) is used as it is.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ def with_database(url: str, name: str) -> str:
 
 
 def bench_database_name(name: str) -> str:
-    """The dedicated database for ``name``: itself when it says ``bench``, else ``name_bench``."""
-    return name if "bench" in name.lower() else f"{name}_bench"
+    """The dedicated database for ``name``: itself when it ends in ``_bench``, else
+    ``name_bench`` (a name that merely contains "bench", such as ``workbench``, may hold a
+    user's data)."""
+    return name if name.endswith("_bench") else f"{name}_bench"
 
 
 def with_url(database: DatabaseSettings, url: str) -> DatabaseSettings:

@@ -114,7 +114,8 @@ def test_an_unknown_pipeline_is_a_usage_error(capsys: pytest.CaptureFixture[str]
 def test_the_bench_database_sits_beside_the_configured_one() -> None:
     assert bench_database_name("utxoiq") == "utxoiq_bench"
     assert bench_database_name("utxoiq_bench") == "utxoiq_bench"
-    assert bench_database_name("BenchDB") == "BenchDB"
+    assert bench_database_name("workbench") == "workbench_bench"
+    assert bench_database_name("BenchDB") == "BenchDB_bench"
     url = "postgresql://u:p@db:5432/utxoiq?sslmode=require"
     assert (
         with_database(url, "utxoiq_bench")
