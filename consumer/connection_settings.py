@@ -71,8 +71,15 @@ _LIBPQ_TLS_PARAMS = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword
 
 def _existing_file(value: str | None) -> str | None:
     if value is not None and not Path(value).is_file():
+        if Path(value).is_dir():
+            raise ValueError(f"a folder, not a file: {value}")
         raise ValueError(f"no such file: {value}")
     return value
+
+
+def _is_host_and_port(server: str) -> bool:
+    host, _, port = server.rpartition(":")
+    return bool(host) and port.isdigit() and 1 <= int(port) <= 65535
 
 
 COMMON_CONFIG = {
@@ -108,8 +115,8 @@ class KafkaSettings(BaseSettings):
     @classmethod
     def _servers_given(cls, value: str) -> str:
         servers = [s.strip() for s in value.split(",") if s.strip()]
-        if not servers or any(":" not in s for s in servers):
-            raise ValueError("expected host:port[,host:port...]")
+        if not servers or not all(map(_is_host_and_port, servers)):
+            raise ValueError("expected host:port[,host:port...], each port from 1 to 65535")
         return ",".join(servers)
 
     @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile")
@@ -131,6 +138,26 @@ class KafkaSettings(BaseSettings):
                 "UTXOIQ_KAFKA_SASL_* is set but UTXOIQ_KAFKA_SECURITY_PROTOCOL is "
                 f"{self.security_protocol.value}: use SASL_SSL or SASL_PLAINTEXT"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_files_load(self) -> KafkaSettings:
+        """A CA, certificate or key the TLS library cannot load is this setting's fault,
+        said at start, not a failure to reach the broker later."""
+        if self.security_protocol not in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
+            return self
+        try:
+            ssl.create_default_context(cafile=self.ssl_cafile)
+        except ssl.SSLError as exc:
+            raise ValueError(f"UTXOIQ_KAFKA_SSL_CAFILE is not a PEM CA file: {exc}") from None
+        if self.ssl_certfile:
+            try:
+                self._ssl_context()
+            except ssl.SSLError as exc:
+                raise ValueError(
+                    "UTXOIQ_KAFKA_SSL_CERTFILE, UTXOIQ_KAFKA_SSL_KEYFILE or "
+                    f"UTXOIQ_KAFKA_SSL_KEY_PASSWORD cannot be loaded: {exc}"
+                ) from None
         return self
 
     @model_validator(mode="after")

@@ -99,16 +99,34 @@ def test_empty_value_means_unset(env: pytest.MonkeyPatch) -> None:
     assert settings.database.sslmode is None
 
 
+NOT_PEM = Path(__file__).as_posix()
+"""A file that exists and holds no certificate."""
+
+
 @pytest.mark.parametrize(
     ("variables", "named"),
     [
         ({"UTXOIQ_BATCH_MAX_RECORDS": "0"}, "UTXOIQ_BATCH_MAX_RECORDS (got '0')"),
         ({"KAFKA_BOOTSTRAP_SERVERS": "nohost"}, "KAFKA_BOOTSTRAP_SERVERS (got 'nohost')"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "h:notaport"}, "KAFKA_BOOTSTRAP_SERVERS (got 'h:notaport')"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "h:9092,h:0"}, "each port from 1 to 65535"),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL: expected a postgresql:// URL"),
         ({"DATABASE_URL": "postgresql://h/d?sslmode=on"}, "DATABASE_URL: unknown sslmode"),
         ({"UTXOIQ_DB_SSLMODE": "yes"}, "UTXOIQ_DB_SSLMODE (got 'yes')"),
         ({"UTXOIQ_DB_SSL_CA_FILE": "/no/such/ca.pem"}, "UTXOIQ_DB_SSL_CA_FILE"),
         ({"UTXOIQ_KAFKA_SSL_CAFILE": "/no/such/ca.pem"}, "UTXOIQ_KAFKA_SSL_CAFILE"),
+        (
+            {"UTXOIQ_KAFKA_SECURITY_PROTOCOL": "SSL", "UTXOIQ_KAFKA_SSL_CAFILE": "/"},
+            "UTXOIQ_KAFKA_SSL_CAFILE (got '/'): a folder, not a file",
+        ),
+        (
+            {"UTXOIQ_KAFKA_SECURITY_PROTOCOL": "SSL", "UTXOIQ_KAFKA_SSL_CAFILE": NOT_PEM},
+            "UTXOIQ_KAFKA_SSL_CAFILE is not a PEM CA file",
+        ),
+        (
+            {"UTXOIQ_KAFKA_SECURITY_PROTOCOL": "SSL", "UTXOIQ_KAFKA_SSL_CERTFILE": NOT_PEM},
+            "UTXOIQ_KAFKA_SSL_CERTFILE, UTXOIQ_KAFKA_SSL_KEYFILE or",
+        ),
         ({"UTXOIQ_LOG_FORMAT": "xml"}, "UTXOIQ_LOG_FORMAT (got 'xml')"),
         ({"UTXOIQ_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "UTXOIQ_KAFKA_SASL_PASSWORD"),
         ({"UTXOIQ_KAFKA_SASL_USERNAME": "u"}, "UTXOIQ_KAFKA_SECURITY_PROTOCOL is PLAINTEXT"),
