@@ -1,6 +1,7 @@
 """Settings, one class per external system, read from the environment. Kafka's and
-PostgreSQL's connection settings live in ``consumer.connection_settings`` and are
-gathered here with the topics, ingestion, retention and read-side settings.
+PostgreSQL's connection settings live in ``consumer.kafka_settings`` and
+``consumer.database_settings`` and are gathered here with the topics, ingestion,
+retention and read-side settings.
 
 ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` keep their conventional names; every
 other variable has the ``UTXOIQ_`` prefix (``UTXOIQ_KAFKA_SASL_PASSWORD``,
@@ -20,12 +21,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumer.connection_settings import COMMON_CONFIG
-from consumer.connection_settings import DatabaseSettings as DatabaseSettings
-from consumer.connection_settings import KafkaSettings as KafkaSettings
-from consumer.connection_settings import PgSslMode as PgSslMode
-from consumer.connection_settings import SaslMechanism as SaslMechanism
-from consumer.connection_settings import SecurityProtocol as SecurityProtocol
+from consumer.database_settings import DatabaseSettings as DatabaseSettings
+from consumer.database_settings import PgSslMode as PgSslMode
 from consumer.errors import ConfigurationError
+from consumer.kafka_settings import KafkaSettings as KafkaSettings
+from consumer.kafka_settings import SaslMechanism as SaslMechanism
+from consumer.kafka_settings import SecurityProtocol as SecurityProtocol
 from schemas.codec import DEFAULT_MAX_EVENT_BYTES
 from schemas.topics import CONTRACTS, Stream, dlq_topic
 
