@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ssl
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -96,26 +97,16 @@ class KafkaSettings(BaseSettings):
     def _tls_files_load(self) -> KafkaSettings:
         """A CA, certificate or key the TLS library cannot load is this setting's fault,
         said at start, not a failure to reach the broker later."""
-        if self.security_protocol not in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
-            return self
-        try:
-            ssl.create_default_context(cafile=self.ssl_cafile)
-        except ssl.SSLError as exc:
-            raise ValueError(f"UTXOIQ_KAFKA_SSL_CAFILE is not a PEM CA file: {exc}") from None
-        if self.ssl_certfile:
+        if self.uses_tls:
             try:
-                self._ssl_context()
+                _ = self.ssl_context  # built once here, shared by every client
             except ssl.SSLError as exc:
-                raise ValueError(
-                    "UTXOIQ_KAFKA_SSL_CERTFILE, UTXOIQ_KAFKA_SSL_KEYFILE or "
-                    f"UTXOIQ_KAFKA_SSL_KEY_PASSWORD cannot be loaded: {exc}"
-                ) from None
+                raise ValueError(_tls_fault(self.ssl_cafile, exc)) from None
         return self
 
     @model_validator(mode="after")
     def _tls_files_need_tls(self) -> KafkaSettings:
-        tls = self.security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
-        if not tls and (self.ssl_cafile or self.ssl_certfile or self.ssl_keyfile):
+        if not self.uses_tls and (self.ssl_cafile or self.ssl_certfile or self.ssl_keyfile):
             raise ValueError(
                 "UTXOIQ_KAFKA_SSL_* is set but UTXOIQ_KAFKA_SECURITY_PROTOCOL is "
                 f"{self.security_protocol.value}: use SSL or SASL_SSL"
@@ -138,17 +129,38 @@ class KafkaSettings(BaseSettings):
             options["sasl_plain_password"] = (
                 self.sasl_password.get_secret_value() if self.sasl_password else None
             )
-        if self.security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
-            options["ssl_context"] = self._ssl_context()
+        if self.uses_tls:
+            options["ssl_context"] = self.ssl_context
         return options
 
-    def _ssl_context(self) -> Any:
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
+
+    @cached_property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context every client of this service shares, built once (checked at
+        start by ``_tls_files_load``)."""
         from aiokafka.helpers import create_ssl_context
 
         password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
-        return create_ssl_context(
+        context: ssl.SSLContext = create_ssl_context(
             cafile=self.ssl_cafile,
             certfile=self.ssl_certfile,
             keyfile=self.ssl_keyfile,
             password=password,
         )
+        return context
+
+
+def _tls_fault(cafile: str | None, exc: ssl.SSLError) -> str:
+    """Which of the TLS settings a context that failed to build names: the CA file when
+    it fails alone, else the client's certificate, key or password."""
+    try:
+        ssl.create_default_context(cafile=cafile)
+    except ssl.SSLError as ca_exc:
+        return f"UTXOIQ_KAFKA_SSL_CAFILE is not a PEM CA file: {ca_exc}"
+    return (
+        "UTXOIQ_KAFKA_SSL_CERTFILE, UTXOIQ_KAFKA_SSL_KEYFILE or "
+        f"UTXOIQ_KAFKA_SSL_KEY_PASSWORD cannot be loaded: {exc}"
+    )

@@ -8,9 +8,9 @@ replacing any not yet sent, one commit in flight at a time.
 
 Committing at most once a second, rather than as soon as the last commit is
 acknowledged, was measured and left out: at half the drain rate the consumer's CPU per
-event, over its drain's in the same run, stayed within the range without it (metrics
-1.42 and 1.48 against 1.27 and 1.44, feedback 1.44 against 1.28; ``utxoiq bench
---repeat 3``, interleaved).
+event, over its drain's in the same run, was no lower with it (metrics 1.42 and 1.48
+against 1.27 and 1.44 without, feedback 1.44 against 1.28; ``utxoiq bench --repeat 3``,
+interleaved).
 """
 
 from __future__ import annotations
